@@ -1,0 +1,143 @@
+import Logging
+
+/// Reads frames from a byte source and checks them against the stream's rules:
+/// audio only after an `audio-start` with a valid format, and only whole
+/// sample frames. Each new connection of a socket source starts a new stream.
+///
+/// Use it from one thread; `next()` blocks until a frame, the end (nil), or an error.
+public final class FrameReader {
+    public let source: any ByteSource
+    public private(set) var format: AudioFormat?
+    private var decoder: FrameDecoder
+    private let maxPayload: Int
+    private let logger: Logger
+    private var chunk = [UInt8](repeating: 0, count: 65_536)
+    private var ended = false
+
+    public init(source: any ByteSource, maxPayload: Int = Frame.defaultMaxPayload, logger: Logger) {
+        self.source = source
+        self.maxPayload = maxPayload
+        self.decoder = FrameDecoder(maxPayload: maxPayload)
+        self.logger = logger
+    }
+
+    /// Bytes consumed from the current stream.
+    public var offset: Int { decoder.offset }
+
+    /// The next frame, or nil when the input is over.
+    public func next() throws -> Frame? {
+        while !ended {
+            if let frame = try decoder.next() { return try checked(frame, at: decoder.lastFrameOffset) }
+            let n = try chunk.withUnsafeMutableBytes { try source.read(into: $0) }
+            if n > 0 {
+                chunk.withUnsafeBytes { decoder.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                continue
+            }
+            // End of this stream: a last unterminated text line, or a truncated frame.
+            let endOffset = decoder.offset
+            let last: Frame?
+            switch Result(catching: { () throws(FrameError) -> Frame? in try decoder.finish() }) {
+            case .success(let frame):
+                last = frame
+            case .failure(let error):
+                // A peer that vanished mid-frame may come back; a file that ends mid-frame is corrupt.
+                if case .truncatedFrame = error, try source.resume() {
+                    logger.warning("peer went away inside a frame; dropped it", metadata: ["offset": "\(endOffset)"])
+                    decoder = FrameDecoder(maxPayload: maxPayload)
+                    format = nil
+                    continue
+                }
+                throw error
+            }
+            if let last {
+                let frame = try checked(last, at: decoder.lastFrameOffset)
+                try startNextStream()
+                return frame
+            }
+            try startNextStream()
+        }
+        return nil
+    }
+
+    /// After the end of one connection's stream: the next connection starts
+    /// afresh (its own form and its own audio-start), or the input is over.
+    private func startNextStream() throws {
+        if try source.resume() {
+            decoder = FrameDecoder(maxPayload: maxPayload)
+            format = nil
+        } else {
+            ended = true
+        }
+    }
+
+    private func checked(_ frame: Frame, at offset: Int) throws(FrameError) -> Frame {
+        switch frame {
+        case .event(let event) where event.type == EventType.audioStart:
+            switch event.audioFormat() {
+            case .success(let f): format = f
+            case .failure(let problem): throw .badEvent(offset: offset, reason: problem.reason)
+            }
+        case .audio(let chunk):
+            guard let format else {
+                throw .badAudio(offset: offset, reason: "audio comes before any audio-start declares its format")
+            }
+            guard chunk.pcm.count % format.bytesPerFrame == 0 else {
+                throw .badAudio(offset: offset, reason: "\(chunk.pcm.count) bytes is not a whole number of \(format.bytesPerFrame)-byte sample frames")
+            }
+        default:
+            break
+        }
+        return frame
+    }
+}
+
+/// Writes frames to a byte sink, one whole frame per write, from any thread.
+public final class FrameWriter: @unchecked Sendable {
+    public let sink: any ByteSink
+    private let lock = Lock()
+    private var buffer: [UInt8] = []
+    private var closed = false
+
+    /// The `audio-start` of the stretch being written, repeated to a new peer
+    /// when a socket sink reconnects inside a stretch.
+    private var openStretch: [UInt8]?
+
+    public init(sink: any ByteSink) {
+        self.sink = sink
+        sink.greeting = { [unowned self] in openStretch ?? [] }
+    }
+
+    public func write(_ frame: Frame) throws {
+        try write([frame])
+    }
+
+    /// Writes several frames with one system call where possible.
+    public func write(_ frames: [Frame]) throws {
+        try lock.withLock {
+            guard !closed else { return }
+            buffer.removeAll(keepingCapacity: true)
+            for frame in frames {
+                let start = buffer.count
+                FrameEncoder.encode(frame, into: &buffer)
+                if case .event(let event) = frame {
+                    if event.type == EventType.audioStart { openStretch = Array(buffer[start...]) }
+                    if event.type == EventType.audioStop { openStretch = nil }
+                }
+            }
+            try buffer.withUnsafeBytes { try sink.write($0) }
+        }
+    }
+
+    /// Writes `finalFrames` (best effort), then closes the sink; later writes are dropped.
+    /// Waits for a write in progress on another thread, so no frame is cut in half.
+    public func close(after finalFrames: [Frame] = []) {
+        lock.withLock {
+            guard !closed else { return }
+            buffer.removeAll(keepingCapacity: true)
+            for frame in finalFrames { FrameEncoder.encode(frame, into: &buffer) }
+            if !buffer.isEmpty { try? buffer.withUnsafeBytes { try sink.write($0) } }
+            closed = true
+            sink.close()
+        }
+    }
+}
