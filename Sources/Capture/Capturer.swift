@@ -1,0 +1,182 @@
+import Logging
+import VXAudio
+import VXShared
+
+/// Where vx-capture's audio comes from.
+public enum CaptureSource: Sendable, Equatable {
+    /// Sound files read through libsndfile, one stretch each; "-" is standard input.
+    case files([String])
+    /// Headerless PCM on standard input.
+    case raw(RawPCMFormat)
+    /// An ALSA capture device, until a signal or for `seconds`.
+    case device(String, seconds: Double?)
+}
+
+public struct CaptureConfiguration: Sendable {
+    public var source: CaptureSource
+    public var format: AudioFormat
+    public var chunkMilliseconds: Int
+    public var realtime: Bool
+
+    public init(source: CaptureSource, format: AudioFormat = .pipeline, chunkMilliseconds: Int = 20, realtime: Bool = false) {
+        self.source = source
+        self.format = format
+        self.chunkMilliseconds = chunkMilliseconds
+        self.realtime = realtime
+    }
+
+    public var framesPerChunk: Int { max(1, format.rate * chunkMilliseconds / 1000) }
+}
+
+/// Reads audio, converts it to the pipeline format and writes it as frames:
+/// `audio-start`, fixed-duration audio frames, `audio-stop`, one stretch per
+/// file (or one for a device). Stream time runs on across stretches.
+public final class Capturer: @unchecked Sendable {
+    let configuration: CaptureConfiguration
+    let writer: FrameWriter
+    let logger: Logger
+    private var pacer = Pacer()
+    /// Guards what has been written, so a signal can close the stream cleanly.
+    private let lock = Lock()
+    private var position: UInt64 = 0
+    private var stretchOpen = false
+
+    public init(configuration: CaptureConfiguration, writer: FrameWriter, logger: Logger) {
+        self.configuration = configuration
+        self.writer = writer
+        self.logger = logger
+    }
+
+    public func run() throws {
+        switch configuration.source {
+        case .files(let paths):
+            // Open every input first: a bad file is reported before any frame is written.
+            let readers = try paths.map { path in
+                do {
+                    return try path == "-" ? SoundFileReader(standardInput: nil) : SoundFileReader(path: path)
+                } catch let error as AudioError {
+                    throw error.toolError
+                }
+            }
+            for reader in readers { try capture(reader) }
+        case .raw(let format):
+            let reader: SoundFileReader
+            do { reader = try SoundFileReader(standardInput: format) } catch let error as AudioError { throw error.toolError }
+            try capture(reader)
+        case .device(let name, let seconds):
+            try captureDevice(name, seconds: seconds)
+        }
+        writer.close()
+    }
+
+    /// Ends the stream from a signal handler: closes an open stretch with
+    /// `audio-stop` at the last written stream time, then closes the output.
+    public func stop() {
+        lock.withLock {
+            writer.close(after: stretchOpen ? [.event(.audioStop(timestamp: position))] : [])
+            stretchOpen = false
+        }
+    }
+
+    private func capture(_ reader: SoundFileReader) throws {
+        let format = configuration.format
+        let converter: SampleConverter
+        do {
+            converter = try SampleConverter(inputRate: reader.rate, inputChannels: reader.channels, output: format)
+        } catch let error as AudioError {
+            throw error.toolError
+        }
+        logger.info("reading", metadata: [
+            "file": "\(reader.path)", "type": "\(reader.formatName)", "rate": "\(reader.rate)",
+            "channels": "\(reader.channels)",
+        ])
+        var chunker = try startStretch()
+        let block = 4096
+        var pcm: [UInt8] = []
+        do {
+            if converter.isDirect {
+                var samples: [Int32] = []
+                while true {
+                    let n = try reader.read(into: &samples, frames: block)
+                    if n == 0 { break }
+                    pcm.removeAll(keepingCapacity: true)
+                    converter.convertDirect(samples[0..<n * reader.channels], into: &pcm)
+                    try emit(chunker.add(pcm))
+                }
+            } else {
+                var samples: [Float] = []
+                while true {
+                    let n = try reader.read(into: &samples, frames: block)
+                    if n == 0 { break }
+                    pcm.removeAll(keepingCapacity: true)
+                    converter.convert(samples[0..<n * reader.channels], frames: n, into: &pcm)
+                    try emit(chunker.add(pcm))
+                }
+                pcm.removeAll(keepingCapacity: true)
+                converter.flush(into: &pcm)
+                try emit(chunker.add(pcm))
+            }
+        } catch let error as AudioError {
+            // Close the stretch so what was sent stays a well-formed stream, then report.
+            try endStretch(&chunker)
+            throw error.toolError
+        }
+        try endStretch(&chunker)
+    }
+
+    private func captureDevice(_ name: String, seconds: Double?) throws {
+        let format = configuration.format
+        let device: ALSADevice
+        do {
+            device = try ALSADevice(name: name, direction: .capture, format: format)
+        } catch let error as AudioError {
+            throw error.toolError
+        }
+        logger.info("capturing", metadata: ["device": "\(name)", "format": "\(format)"])
+        let limit = seconds.map { Int(($0 * Double(format.rate)).rounded()) }
+        var chunker = try startStretch()
+        var buffer: [UInt8] = []
+        var total = 0
+        while limit.map({ total < $0 }) ?? true {
+            let want = min(configuration.framesPerChunk, (limit ?? Int.max) - total)
+            let n: Int
+            do { n = try device.read(into: &buffer, frames: want) } catch let error as AudioError {
+                try endStretch(&chunker)
+                throw error.toolError
+            }
+            total += n
+            try emit(chunker.add(Array(buffer[0..<n * format.bytesPerFrame])))
+        }
+        try endStretch(&chunker)
+    }
+
+    private func startStretch() throws -> Chunker {
+        try lock.withLock {
+            try writer.write(.event(.audioStart(configuration.format, timestamp: position)))
+            stretchOpen = true
+        }
+        return Chunker(format: configuration.format, framesPerChunk: configuration.framesPerChunk, start: position)
+    }
+
+    private func endStretch(_ chunker: inout Chunker) throws {
+        if let last = chunker.finish() { try emit([last]) }
+        try lock.withLock {
+            position = chunker.position
+            try writer.write(.event(.audioStop(timestamp: position)))
+            stretchOpen = false
+        }
+    }
+
+    private func emit(_ chunks: [AudioChunk]) throws {
+        let format = configuration.format
+        for chunk in chunks {
+            let end = chunk.timestamp + format.nanoseconds(forFrames: chunk.pcm.count / format.bytesPerFrame)
+            // Like a microphone, a chunk is ready once its last sample has been "heard".
+            if configuration.realtime { pacer.wait(until: end) }
+            try lock.withLock {
+                try writer.write(.audio(chunk))
+                position = end
+            }
+        }
+    }
+}
