@@ -49,6 +49,7 @@ let package = Package(
             dependencies: ["VXShared", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "VXAudioTests", dependencies: ["VXAudio", "VXShared"]),
+        .testTarget(name: "PlaybackTests", dependencies: ["Playback", "VXShared"]),
         .testTarget(name: "ToolTests", dependencies: ["VXShared"]),
     ],
     swiftLanguageModes: [.v6]

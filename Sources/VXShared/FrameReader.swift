@@ -4,8 +4,9 @@ import Logging
 /// audio only after an `audio-start` with a valid format, and only whole
 /// sample frames. Each new connection of a socket source starts a new stream.
 ///
-/// Use it from one thread; `next()` blocks until a frame, the end (nil), or an error.
-public final class FrameReader {
+/// Use it from one thread; `next()` blocks until a frame, the end (nil), or an
+/// error. (It is `Sendable` only so a signal handler may close its source on the way out.)
+public final class FrameReader: @unchecked Sendable {
     public let source: any ByteSource
     public private(set) var format: AudioFormat?
     private var decoder: FrameDecoder

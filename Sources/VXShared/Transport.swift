@@ -12,6 +12,8 @@ public protocol ByteSource: AnyObject {
     /// After an end: true when a new stream follows (a reconnected or newly
     /// accepted peer), false when the input is over.
     func resume() throws -> Bool
+    /// Stops reading: closes connections and removes a listening socket.
+    func close()
 }
 
 /// Bytes out: a standard stream or a socket.
@@ -92,6 +94,7 @@ final class StandardInput: ByteSource {
         try SystemCall.read(0, into: buffer, what: "stdin")
     }
     func resume() throws -> Bool { false }
+    func close() {}
 }
 
 final class StandardOutput: ByteSink {
@@ -120,7 +123,12 @@ final class ConnectingSource: ByteSource {
         self.transport = transport
     }
 
-    deinit { if fd >= 0 { Glibc.close(fd) } }
+    deinit { close() }
+
+    func close() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+    }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         if fd < 0 { fd = try transport.connect(path) }

@@ -39,6 +39,8 @@ private final class PieceSource: ByteSource {
         over = streams.isEmpty
         return !over
     }
+
+    func close() {}
 }
 
 /// Keeps the messages logged through it.
