@@ -52,17 +52,11 @@ public final class Capturer: @unchecked Sendable {
         case .files(let paths):
             // Open every input first: a bad file is reported before any frame is written.
             let readers = try paths.map { path in
-                do {
-                    return try path == "-" ? SoundFileReader(standardInput: nil) : SoundFileReader(path: path)
-                } catch let error as AudioError {
-                    throw error.toolError
-                }
+                try path == "-" ? SoundFileReader(standardInput: nil) : SoundFileReader(path: path)
             }
             for reader in readers { try capture(reader) }
         case .raw(let format):
-            let reader: SoundFileReader
-            do { reader = try SoundFileReader(standardInput: format) } catch let error as AudioError { throw error.toolError }
-            try capture(reader)
+            try capture(SoundFileReader(standardInput: format))
         case .device(let name, let seconds):
             try captureDevice(name, seconds: seconds)
         }
@@ -80,12 +74,7 @@ public final class Capturer: @unchecked Sendable {
 
     private func capture(_ reader: SoundFileReader) throws {
         let format = configuration.format
-        let converter: SampleConverter
-        do {
-            converter = try SampleConverter(inputRate: reader.rate, inputChannels: reader.channels, output: format)
-        } catch let error as AudioError {
-            throw error.toolError
-        }
+        let converter = try SampleConverter(inputRate: reader.rate, inputChannels: reader.channels, output: format)
         logger.info("reading", metadata: [
             "file": "\(reader.path)", "type": "\(reader.formatName)", "rate": "\(reader.rate)",
             "channels": "\(reader.channels)",
@@ -116,22 +105,17 @@ public final class Capturer: @unchecked Sendable {
                 converter.flush(into: &pcm)
                 try emit(chunker.add(pcm))
             }
-        } catch let error as AudioError {
+        } catch {
             // Close the stretch so what was sent stays a well-formed stream, then report.
             try endStretch(&chunker)
-            throw error.toolError
+            throw error
         }
         try endStretch(&chunker)
     }
 
     private func captureDevice(_ name: String, seconds: Double?) throws {
         let format = configuration.format
-        let device: ALSADevice
-        do {
-            device = try ALSADevice(name: name, direction: .capture, format: format)
-        } catch let error as AudioError {
-            throw error.toolError
-        }
+        let device = try ALSADevice(name: name, direction: .capture, format: format)
         logger.info("capturing", metadata: ["device": "\(name)", "format": "\(format)"])
         let limit = seconds.map { Int(($0 * Double(format.rate)).rounded()) }
         var chunker = try startStretch()
@@ -140,9 +124,9 @@ public final class Capturer: @unchecked Sendable {
         while limit.map({ total < $0 }) ?? true {
             let want = min(configuration.framesPerChunk, (limit ?? Int.max) - total)
             let n: Int
-            do { n = try device.read(into: &buffer, frames: want) } catch let error as AudioError {
+            do { n = try device.read(into: &buffer, frames: want) } catch {
                 try endStretch(&chunker)
-                throw error.toolError
+                throw error
             }
             total += n
             try emit(chunker.add(Array(buffer[0..<n * format.bytesPerFrame])))

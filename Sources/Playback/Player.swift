@@ -20,14 +20,10 @@ public struct Player: Sendable {
     /// Plays until the input ends. Throws `ToolError`s (and the shared
     /// `FrameError`, `IOError`, `TransportError`) for `runTool` to report.
     public func run() throws {
-        do {
-            if case .text(let includePCM) = configuration.output {
-                try TextDump(configuration: configuration, includePCM: includePCM, logger: logger).run()
-            } else {
-                try PlaybackSession(configuration: configuration, logger: logger).run()
-            }
-        } catch let error as AudioError {
-            throw error.toolError
+        if case .text(let includePCM) = configuration.output {
+            try TextDump(configuration: configuration, includePCM: includePCM, logger: logger).run()
+        } else {
+            try PlaybackSession(configuration: configuration, logger: logger).run()
         }
     }
 }

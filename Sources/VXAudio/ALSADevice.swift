@@ -26,7 +26,7 @@ public final class ALSADevice {
         let role = direction == .capture ? "capture" : "playback"
         var rc = snd_pcm_open(&handle, name, stream, 0)
         guard rc == 0, let handle else {
-            throw AudioError("cannot open ALSA \(role) device '\(name)': \(Self.reason(rc))", exit: .unavailable)
+            throw ToolError("cannot open ALSA \(role) device '\(name)': \(Self.reason(rc))", exit: .unavailable)
         }
         let sampleFormat = format.width == 2 ? SND_PCM_FORMAT_S16_LE : SND_PCM_FORMAT_S32_LE
         let micros = UInt32(latency.components.seconds * 1_000_000 + latency.components.attoseconds / 1_000_000_000_000)
@@ -34,7 +34,7 @@ public final class ALSADevice {
                                 UInt32(format.rate), 1, micros)
         guard rc == 0 else {
             snd_pcm_close(handle)
-            throw AudioError("ALSA \(role) device '\(name)' cannot use \(format): \(Self.reason(rc))", exit: .unavailable)
+            throw ToolError("ALSA \(role) device '\(name)' cannot use \(format): \(Self.reason(rc))", exit: .unavailable)
         }
         pcm = handle
     }
@@ -54,7 +54,7 @@ public final class ALSADevice {
             let n = buffer.withUnsafeMutableBytes { snd_pcm_readi(pcm, $0.baseAddress, snd_pcm_uframes_t(frames)) }
             if n >= 0 { return Int(n) }
             let rc = snd_pcm_recover(pcm, Int32(n), 1)
-            if rc < 0 { throw AudioError("cannot read from ALSA device '\(name)': \(Self.reason(Int32(n)))", exit: .ioError) }
+            if rc < 0 { throw ToolError("cannot read from ALSA device '\(name)': \(Self.reason(Int32(n)))", exit: .ioError) }
         }
     }
 
@@ -71,7 +71,7 @@ public final class ALSADevice {
                 continue
             }
             let rc = snd_pcm_recover(pcm, Int32(n), 1)
-            if rc < 0 { throw AudioError("cannot write to ALSA device '\(name)': \(Self.reason(Int32(n)))", exit: .ioError) }
+            if rc < 0 { throw ToolError("cannot write to ALSA device '\(name)': \(Self.reason(Int32(n)))", exit: .ioError) }
         }
     }
 

@@ -16,7 +16,7 @@ public final class Resampler {
               error == nil
         else {
             let reason = error.map { String(cString: $0) } ?? "unknown error"
-            throw AudioError("cannot resample \(inputRate) Hz to \(outputRate) Hz: \(reason)", exit: .software)
+            throw ToolError("cannot resample \(inputRate) Hz to \(outputRate) Hz: \(reason)", exit: .software)
         }
         self.inputRate = inputRate
         self.outputRate = outputRate

@@ -2,20 +2,6 @@ import Glibc
 import CSndFile
 import VXShared
 
-/// Errors from audio files, devices and conversion, with the file or device named.
-public struct AudioError: Error, Sendable, CustomStringConvertible {
-    public var message: String
-    public var exit: SysExit
-
-    public init(_ message: String, exit: SysExit) {
-        self.message = message
-        self.exit = exit
-    }
-
-    public var description: String { message }
-    public var toolError: ToolError { ToolError(message, exit: exit) }
-}
-
 /// A sound file opened for reading through libsndfile (WAV, FLAC, Ogg/Vorbis,
 /// AIFF, AU, CAF, ...). Owns the SNDFILE handle.
 public final class SoundFileReader {
@@ -51,7 +37,7 @@ public final class SoundFileReader {
         guard let handle = sf_open_fd(0, Int32(SFM_READ), &info, 0) else {
             let reason = String(cString: sf_strerror(nil))
             let hint = raw == nil ? " (for headerless PCM, say its format with --raw)" : ""
-            throw AudioError("standard input is not a readable audio stream: \(reason)\(hint)", exit: .dataError)
+            throw ToolError("standard input is not a readable audio stream: \(reason)\(hint)", exit: .dataError)
         }
         try self.init(handle: handle, info: info, path: "stdin")
     }
@@ -75,24 +61,24 @@ public final class SoundFileReader {
         }
         guard rate > 0, channels > 0 else {
             sf_close(handle)
-            throw AudioError("\(path): the file declares \(rate) Hz and \(channels) channels", exit: .dataError)
+            throw ToolError("\(path): the file declares \(rate) Hz and \(channels) channels", exit: .dataError)
         }
     }
 
     deinit { sf_close(handle) }
 
-    static func openError(path: String, reason: String) -> AudioError {
+    static func openError(path: String, reason: String) -> ToolError {
         var info = stat()
         if stat(path, &info) != 0 {
-            return AudioError("cannot open \(path): no such file", exit: .noInput)
+            return ToolError("cannot open \(path): no such file", exit: .noInput)
         }
         if access(path, R_OK) != 0 {
-            return AudioError("cannot open \(path): permission denied", exit: .noInput)
+            return ToolError("cannot open \(path): permission denied", exit: .noInput)
         }
         if (info.st_mode & S_IFMT) == S_IFDIR {
-            return AudioError("cannot open \(path): it is a directory", exit: .noInput)
+            return ToolError("cannot open \(path): it is a directory", exit: .noInput)
         }
-        return AudioError("\(path) is not a readable audio file: \(reason)", exit: .dataError)
+        return ToolError("\(path) is not a readable audio file: \(reason)", exit: .dataError)
     }
 
     /// Reads up to `count` interleaved frames as floats in [-1, 1); returns frames read (0 at the end).
@@ -114,7 +100,7 @@ public final class SoundFileReader {
     private func checkError() throws {
         let code = sf_error(handle)
         if code != 0 {
-            throw AudioError("\(path): \(String(cString: sf_strerror(handle)))", exit: .dataError)
+            throw ToolError("\(path): \(String(cString: sf_strerror(handle)))", exit: .dataError)
         }
     }
 }
@@ -145,7 +131,7 @@ public final class SoundFileWriter {
     public init(path: String, format: AudioFormat) throws {
         guard let major = Self.major(for: path) else {
             let known = Self.types.map { "." + $0.ext }.joined(separator: ", ")
-            throw AudioError("cannot tell the audio file type of \(path) from its extension; use one of \(known)", exit: .usage)
+            throw ToolError("cannot tell the audio file type of \(path) from its extension; use one of \(known)", exit: .usage)
         }
         self.path = path
         self.format = format
@@ -160,10 +146,10 @@ public final class SoundFileWriter {
         info.channels = Int32(format.channels)
         info.format = major | sub
         guard sf_format_check(&info) != 0 else {
-            throw AudioError("\(path): this file type cannot hold \(format)", exit: .usage)
+            throw ToolError("\(path): this file type cannot hold \(format)", exit: .usage)
         }
         guard let handle = sf_open(path, Int32(SFM_WRITE), &info) else {
-            throw AudioError("cannot create \(path): \(String(cString: sf_strerror(nil)))", exit: .ioError)
+            throw ToolError("cannot create \(path): \(String(cString: sf_strerror(nil)))", exit: .ioError)
         }
         self.handle = handle
     }
@@ -181,7 +167,7 @@ public final class SoundFileWriter {
             }
         }
         guard written == frames else {
-            throw AudioError("cannot write \(path): \(String(cString: sf_strerror(handle)))", exit: .ioError)
+            throw ToolError("cannot write \(path): \(String(cString: sf_strerror(handle)))", exit: .ioError)
         }
     }
 

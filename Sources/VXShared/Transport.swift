@@ -152,7 +152,7 @@ final class ConnectingSource: ByteSource {
 }
 
 /// Writes to a listening peer, reconnecting when it goes away.
-final class ConnectingSink: ByteSink {
+final class ConnectingSink: SocketSink {
     let path: String
     let transport: Transport
     var fd: Int32 = -1
@@ -165,24 +165,12 @@ final class ConnectingSink: ByteSink {
         self.transport = transport
     }
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
-        while true {
-            do {
-                if fd < 0 {
-                    fd = try transport.connect(path)
-                    connections += 1
-                    if connections > 1, let hello = greeting?(), !hello.isEmpty {
-                        try hello.withUnsafeBytes { try SystemCall.writeAll(fd, $0, socket: true, what: name) }
-                    }
-                }
-                try SystemCall.writeAll(fd, bytes, socket: true, what: name)
-                return
-            } catch let error as IOError where error.isPeerGone {
-                Glibc.close(fd)
-                fd = -1
-                transport.logger.info("peer went away, reconnecting", metadata: ["socket": "\(path)"])
-            }
-        }
+    func openConnection() throws -> Int32 { try transport.connect(path) }
+
+    func peerLost() {
+        Glibc.close(fd)
+        fd = -1
+        transport.logger.info("peer went away, reconnecting", metadata: ["socket": "\(path)"])
     }
 
     func close() {
@@ -246,15 +234,38 @@ final class ListeningSource: Listener, ByteSource {
     }
 }
 
-final class ListeningSink: Listener, ByteSink {
+final class ListeningSink: Listener, SocketSink {
     var connections = 0
     var greeting: (() -> [UInt8])?
 
+    func openConnection() throws -> Int32 {
+        try acceptIfNeeded()
+        return fd
+    }
+
+    func peerLost() {
+        logger.info("peer went away, waiting for the next", metadata: ["socket": "\(path)"])
+        dropConnection()
+    }
+}
+
+/// A sink on a socket that replaces a lost peer (by reconnecting or by
+/// accepting the next) and writes what failed again on the new connection.
+protocol SocketSink: ByteSink {
+    var fd: Int32 { get set }
+    var connections: Int { get set }
+    /// Opens the next connection (connects, or accepts a peer).
+    func openConnection() throws -> Int32
+    /// Forgets a connection whose peer went away.
+    func peerLost()
+}
+
+extension SocketSink {
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         while true {
             do {
                 if fd < 0 {
-                    try acceptIfNeeded()
+                    fd = try openConnection()
                     connections += 1
                     if connections > 1, let hello = greeting?(), !hello.isEmpty {
                         try hello.withUnsafeBytes { try SystemCall.writeAll(fd, $0, socket: true, what: name) }
@@ -263,8 +274,7 @@ final class ListeningSink: Listener, ByteSink {
                 try SystemCall.writeAll(fd, bytes, socket: true, what: name)
                 return
             } catch let error as IOError where error.isPeerGone {
-                logger.info("peer went away, waiting for the next", metadata: ["socket": "\(path)"])
-                dropConnection()
+                peerLost()
             }
         }
     }

@@ -108,18 +108,18 @@ struct SoundFileTests {
         #expect {
             try SoundFileWriter(path: "/tmp/out.mp5", format: .pipeline)
         } throws: { error in
-            let e = error as? AudioError
+            let e = error as? ToolError
             return e?.exit == .usage && e!.message.contains(".wav")
         }
     }
 
     @Test func missingFileAndNonAudioFileAreToldApart() throws {
-        #expect { try SoundFileReader(path: "/nonexistent/a.wav") } throws: { ($0 as? AudioError)?.exit == .noInput }
+        #expect { try SoundFileReader(path: "/nonexistent/a.wav") } throws: { ($0 as? ToolError)?.exit == .noInput }
         let text = FileManager.default.temporaryDirectory.appendingPathComponent("vx-\(UUID().uuidString).wav")
         try "not audio at all".write(to: text, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: text) }
         #expect { try SoundFileReader(path: text.path) } throws: {
-            ($0 as? AudioError)?.exit == .dataError && "\($0)".contains("is not a readable audio file")
+            ($0 as? ToolError)?.exit == .dataError && "\($0)".contains("is not a readable audio file")
         }
     }
 }
