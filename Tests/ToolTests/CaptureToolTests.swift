@@ -27,7 +27,7 @@ import VXShared
 
     @Test func sixteenKilohertzWavThroughCaptureAndPlayIsBitExact() throws {
         let wav = dir.appendingPathComponent("in.wav"), out = dir.appendingPathComponent("out.wav")
-        try Tool.shell(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", wav.path, "synth", "1.234", "pinknoise", "vol", "0.7"])
+        _ = try Tool.shell(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", wav.path, "synth", "1.234", "pinknoise", "vol", "0.7"])
         let result = try Tool.shell(["bash", "-c", "set -o pipefail; \"$0\" \"$1\" | \"$2\" \"$3\"",
                                      Tool.path("vx-capture"), wav.path, Tool.path("vx-play"), out.path])
         #expect(result.status == 0, "\(result.stderr)")
