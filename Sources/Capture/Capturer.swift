@@ -106,8 +106,10 @@ public final class Capturer: @unchecked Sendable {
                 try emit(chunker.add(pcm))
             }
         } catch {
-            // Close the stretch so what was sent stays a well-formed stream, then report.
+            // Close the stretch so what was sent stays a well-formed stream, tell
+            // the stages downstream what went wrong, then report.
             try endStretch(&chunker)
+            try writer.write(.event(.error("\(error)", code: "capture-failed")))
             throw error
         }
         try endStretch(&chunker)

@@ -22,6 +22,13 @@ protocol AudioSink: AnyObject {
     func drain()
     /// Ends the output (a file gets its final header). Safe to call twice.
     func close()
+    /// Ends the output after bad input: a file is not written at all, so an
+    /// existing file is left as it was and no half-written one appears.
+    func abandon()
+}
+
+extension AudioSink {
+    func abandon() { close() }
 }
 
 /// An audio file written with libsndfile. It has one format, fixed by the
@@ -63,7 +70,7 @@ final class FileSink: AudioSink {
 
     var isDevice: Bool { false }
     var queuedFrames: Int { 0 }
-    var wroteNothing: Bool { writer == nil }
+    var wroteNothing: Bool { frames == 0 }
 
     func begin(_ input: AudioFormat) throws -> AudioFormat {
         if let writer { return writer.format }
@@ -83,10 +90,23 @@ final class FileSink: AudioSink {
     func drop() {}
     func drain() {}
 
+    func abandon() {
+        guard !closed else { return }
+        closed = true
+        if let writer {
+            writer.discard()
+            logger.notice("bad input: output file not written", metadata: ["file": "\(path)"])
+        }
+    }
+
     func close() {
         guard !closed else { return }
         closed = true
         guard let writer else { return }
+        guard frames > 0 else {
+            writer.discard()  // no audio: leave no file, and leave an existing one alone
+            return
+        }
         writer.close()
         let seconds = Double(frames) / Double(writer.format.rate)
         logger.info("closed audio file", metadata: [

@@ -179,7 +179,7 @@ extension PlaybackSession {
             guard !sinkClosed else { return [Event]() }
             sink.drain()
             let reports = ledger.settle(queued: sink.queuedFrames)
-            sink.close()
+            if inputFailed { sink.abandon() } else { sink.close() }
             sinkClosed = true
             return reports
         }

@@ -66,7 +66,7 @@ final class PlaybackSession: @unchecked Sendable {
         if let failed {
             queue.stop()
             _ = sinkLock.withLock(timeout: .seconds(2)) {
-                sink.close()
+                sink.abandon()
                 sinkClosed = true
             }
             events.finish(timeout: .seconds(2))
@@ -87,6 +87,9 @@ final class PlaybackSession: @unchecked Sendable {
         }
         queue.stop()
     }
+
+    /// The input ended in an error (bad data or a failed read).
+    var inputFailed: Bool { completion.withLock { readError != nil } }
 
     func playerFinished() {
         completion.withLock {
@@ -131,6 +134,11 @@ final class PlaybackSession: @unchecked Sendable {
                 case .event(let event) where event.type == EventType.interrupt:
                     interrupt(readAt: readAt)
                     open = nil
+                case .event(let event) where event.type == EventType.ping:
+                    // The end of the pipeline answers: a ping sent in at the head checks every stage.
+                    events.send([Event(EventType.pong, event["text"].map { ["text": $0] } ?? [:])])
+                case .event(let event) where event.type == EventType.describe:
+                    events.send([Event.info(name: "vx-play", description: "plays vx frame streams")])
                 case .event(let event):
                     events.send([event])
                 case .audio(let chunk):
@@ -142,7 +150,7 @@ final class PlaybackSession: @unchecked Sendable {
                 if !accepted { return }  // the run is over (a failure or a signal)
             }
         } catch {
-            logger.debug("input failed; playing what came before it", metadata: ["error": "\(error)"])
+            logger.debug("input failed; playing what came before it (a file is not written)", metadata: ["error": "\(error)"])
             completion.withLock { readError = error }
         }
         if open != nil { queue.push(.stop) }

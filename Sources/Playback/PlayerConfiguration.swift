@@ -71,9 +71,9 @@ public struct FormatOverride: Sendable, Equatable {
 
     /// Why a given field cannot be used, naming its flag; nil when all can.
     public var problem: String? {
-        if let rate, !(1...768_000).contains(rate) { return "--rate \(rate) is outside 1...768000 Hz" }
+        if let rate, !(1...768_000).contains(rate) { return "--rate \(rate) is not from 1 to 768000 Hz" }
         if let width, !AudioFormat.supportedWidths.contains(width) { return "--width \(width) is not 2 or 4 bytes" }
-        if let channels, !(1...32).contains(channels) { return "--channels \(channels) is outside 1...32" }
+        if let channels, !(1...32).contains(channels) { return "--channels \(channels) is not from 1 to 32" }
         return nil
     }
 }

@@ -36,7 +36,9 @@ public final class SoundFileReader {
         }
         guard let handle = sf_open_fd(0, Int32(SFM_READ), &info, 0) else {
             let reason = String(cString: sf_strerror(nil))
-            let hint = raw == nil ? " (for headerless PCM, say its format with --raw)" : ""
+            let hint = raw == nil
+                ? " (from a pipe, libsndfile reads WAV, AU and Ogg; give FLAC and other files by path, or describe headerless PCM with --raw)"
+                : ""
             throw ToolError("standard input is not a readable audio stream: \(reason)\(hint)", exit: .dataError)
         }
         try self.init(handle: handle, info: info, path: "stdin")
@@ -70,7 +72,8 @@ public final class SoundFileReader {
     static func openError(path: String, reason: String) -> ToolError {
         var info = stat()
         if stat(path, &info) != 0 {
-            return ToolError("cannot open \(path): no such file", exit: .noInput)
+            let reason = errno == ENOENT ? "no such file" : String(cString: strerror(errno))
+            return ToolError("cannot open \(path): \(reason)", exit: .noInput)
         }
         if access(path, R_OK) != 0 {
             return ToolError("cannot open \(path): permission denied", exit: .noInput)
@@ -105,10 +108,14 @@ public final class SoundFileReader {
     }
 }
 
-/// A sound file written through libsndfile; the container comes from the file name's extension.
+/// A sound file written through libsndfile; the container comes from the file
+/// name's extension. It is written beside its final name as a hidden temporary
+/// file and renamed into place by `close()`, so an existing file is replaced
+/// only by a complete one; `discard()` removes it instead.
 public final class SoundFileWriter {
     public let path: String
     public let format: AudioFormat
+    private let temporaryPath: String
     private var handle: OpaquePointer?
 
     /// The file types vx writes, by extension.
@@ -148,13 +155,19 @@ public final class SoundFileWriter {
         guard sf_format_check(&info) != 0 else {
             throw ToolError("\(path): this file type cannot hold \(format)", exit: .usage)
         }
-        guard let handle = sf_open(path, Int32(SFM_WRITE), &info) else {
-            throw ToolError("cannot create \(path): \(String(cString: sf_strerror(nil)))", exit: .ioError)
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[...$0]) } ?? ""
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        temporaryPath = "\(directory).\(name).\(getpid()).part"
+        guard let handle = sf_open(temporaryPath, Int32(SFM_WRITE), &info) else {
+            var reason = String(cString: sf_strerror(nil))
+            if reason.hasPrefix("System error : ") { reason = String(reason.dropFirst(15)) }
+            throw ToolError("cannot create \(path): \(reason)", exit: .ioError)
         }
         self.handle = handle
     }
 
-    deinit { close() }
+    deinit { discard() }
 
     /// Writes interleaved little-endian PCM in `format`.
     public func write(pcm: [UInt8]) throws {
@@ -171,10 +184,20 @@ public final class SoundFileWriter {
         }
     }
 
-    /// Finishes the header and closes the file. Safe to call twice.
+    /// Finishes the header and puts the file in place. Safe to call twice.
     public func close() {
-        if let handle { sf_close(handle) }
-        handle = nil
+        guard let handle else { return }
+        sf_close(handle)
+        self.handle = nil
+        if rename(temporaryPath, path) != 0 { unlink(temporaryPath) }
+    }
+
+    /// Closes and removes the file, leaving whatever was at `path` untouched.
+    public func discard() {
+        guard let handle else { return }
+        sf_close(handle)
+        self.handle = nil
+        unlink(temporaryPath)
     }
 }
 
@@ -209,8 +232,8 @@ public struct RawPCMFormat: Sendable, Equatable {
         case (.signed, 8), (.signed, 16), (.signed, 24), (.signed, 32), (.unsigned, 8), (.float, 32), (.float, 64): break
         default: return "\(bits)-bit \(encoding.rawValue) raw PCM is not supported (signed 8/16/24/32, unsigned 8, float 32/64)"
         }
-        if !(1...768_000).contains(rate) { return "raw rate \(rate) is outside 1...768000 Hz" }
-        if !(1...32).contains(channels) { return "raw channels \(channels) is outside 1...32" }
+        if !(1...768_000).contains(rate) { return "raw rate \(rate) is not from 1 to 768000 Hz" }
+        if !(1...32).contains(channels) { return "raw channels \(channels) is not from 1 to 32" }
         return nil
     }
 

@@ -19,9 +19,9 @@ public struct AudioFormat: Sendable, Equatable, Hashable, CustomStringConvertibl
 
     /// Why this format cannot be used, or nil when it can.
     public var problem: String? {
-        if !(1...768_000).contains(rate) { return "rate \(rate) is outside 1...768000 Hz" }
+        if !(1...768_000).contains(rate) { return "rate \(rate) is not from 1 to 768000 Hz" }
         if !Self.supportedWidths.contains(width) { return "width \(width) is not 2 or 4 bytes" }
-        if !(1...32).contains(channels) { return "channels \(channels) is outside 1...32" }
+        if !(1...32).contains(channels) { return "channels \(channels) is not from 1 to 32" }
         return nil
     }
 

@@ -160,7 +160,7 @@ public final class CircuitBreaker: Sendable {
 
     /// Gives back an admitted call's half-open trial slot without counting a result
     /// (the call was cancelled, which says nothing about the dependency).
-    private func recordNoResult() {
+    public func recordNoResult() {
         storage.withLock { storage in
             if case .halfOpen = storage.state {
                 storage.trialsInFlight = max(storage.trialsInFlight - 1, 0)

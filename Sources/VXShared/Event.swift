@@ -53,6 +53,9 @@ extension Event: Equatable {
     public static func == (a: Event, b: Event) -> Bool { a.type == b.type && a.data == b.data }
 }
 
+/// The version of the vx tools and protocol implementation.
+public let vxVersion = "0.1.0"
+
 /// Event types used by vx. Wyoming's names where Wyoming has the event.
 public enum EventType {
     // Wyoming: audio
@@ -94,6 +97,11 @@ extension Event {
 
     public static func audioStop(timestamp ns: UInt64) -> Event {
         Event(EventType.audioStop, ["timestamp": .int(Int64(ns / 1_000_000)), "timestamp_ns": .int(Int64(ns))])
+    }
+
+    /// Wyoming's `info` answer to `describe`, reduced to what a vx stage is.
+    public static func info(name: String, description: String) -> Event {
+        Event(EventType.info, ["name": .string(name), "description": .string(description), "version": .string(vxVersion)])
     }
 
     public static func error(_ text: String, code: String) -> Event {

@@ -28,6 +28,21 @@ public final class FrameReader: @unchecked Sendable {
     /// The next frame, or nil when the input is over.
     public func next() throws -> Frame? {
         while !ended {
+            do {
+                if let frame = try nextInStream() { return frame }
+            } catch let error as FrameError where source.servesPeersInTurn {
+                // A listener outlives a peer that sent bad data: drop it and serve the next.
+                logger.error("dropped a peer that sent bad data", metadata: ["error": "\(error)"])
+                try startNextStream()
+            }
+        }
+        return nil
+    }
+
+    /// The next frame of the current connection's stream; nil when it ended
+    /// (the next stream, if any, has then been started).
+    private func nextInStream() throws -> Frame? {
+        while true {
             if let frame = try decoder.next() { return try checked(frame, at: decoder.lastFrameOffset) }
             let n = try chunk.withUnsafeMutableBytes { try source.read(into: $0) }
             if n > 0 {
@@ -50,14 +65,10 @@ public final class FrameReader: @unchecked Sendable {
                 }
                 throw error
             }
-            if let last {
-                let frame = try checked(last, at: decoder.lastFrameOffset)
-                try startNextStream()
-                return frame
-            }
+            let frame = try last.map { try checked($0, at: decoder.lastFrameOffset) }
             try startNextStream()
+            return frame
         }
-        return nil
     }
 
     /// After the end of one connection's stream: the next connection starts

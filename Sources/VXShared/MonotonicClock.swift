@@ -113,7 +113,7 @@ extension Duration {
     }
 
     /// For messages people read: "450 ms" below one second, "3.2 s" from one second up.
-    var humanReadable: String {
+    public var humanReadable: String {
         let nanoseconds = max(nanosecondsAsDouble, 0)
         let milliseconds = (nanoseconds / 1e6).rounded()
         if milliseconds < 1000 {

@@ -18,7 +18,7 @@ public struct StageEndpoints: ParsableArguments {
     public init() {}
 
     /// Opens both ends. Output to a terminal is written in the text form, for people.
-    public func open(options: CommonOptions, logger: Logger, retry: RetryPolicy = .default) throws -> (FrameReader, FrameWriter) {
+    public func open(options: CommonOptions, logger: Logger, retry: RetryPolicy = Transport.reconnect) throws -> (FrameReader, FrameWriter) {
         let transport = Transport(retry: retry, logger: logger)
         let reader = FrameReader(source: try transport.source(from), maxPayload: options.maxFrame, logger: logger)
         let form: FrameWriter.Form = to == .stdio && isatty(1) == 1 ? .text : .binary

@@ -42,7 +42,7 @@ public struct CommonOptions: ParsableArguments {
             }
         }
         guard (64...(1 << 30)).contains(maxFrame) else {
-            throw ValidationError("--max-frame \(maxFrame) is outside 64...\(1 << 30) bytes")
+            throw ValidationError("--max-frame \(maxFrame) is not from 64 to \(1 << 30) bytes")
         }
     }
 

@@ -14,6 +14,13 @@ public protocol ByteSource: AnyObject {
     func resume() throws -> Bool
     /// Stops reading: closes connections and removes a listening socket.
     func close()
+    /// True for a listener, which serves one peer after another: a peer that
+    /// sends bad data is dropped instead of ending the input.
+    var servesPeersInTurn: Bool { get }
+}
+
+extension ByteSource {
+    public var servesPeersInTurn: Bool { false }
 }
 
 /// Bytes out: a standard stream or a socket.
@@ -48,7 +55,13 @@ public struct Transport: Sendable {
     public var retry: RetryPolicy
     public var logger: Logger
 
-    public init(retry: RetryPolicy = .default, logger: Logger) {
+    /// How long a connecting side waits for its peer: up to 30 s, trying
+    /// from 50 ms apart to 1 s apart, so either side of a socket may start first.
+    public static let reconnect = RetryPolicy(
+        maxAttempts: 60, initialDelay: .milliseconds(50), maxDelay: .seconds(1), multiplier: 2, jitter: 0.2,
+        deadline: .seconds(30))
+
+    public init(retry: RetryPolicy = Transport.reconnect, logger: Logger) {
         self.retry = retry
         self.logger = logger
     }
@@ -191,6 +204,7 @@ class Listener {
         self.path = path
         self.logger = logger
         listener = try UnixSocket.listen(path)
+        ExitCleanup.shared.removeOnExit(path)
         logger.info("listening", metadata: ["socket": "\(path)"])
     }
 
@@ -209,6 +223,7 @@ class Listener {
     func close() {
         if listener >= 0 {
             unlink(path)
+            ExitCleanup.shared.forget(path)
             Glibc.close(listener)
             listener = -1
         }
@@ -217,6 +232,8 @@ class Listener {
 }
 
 final class ListeningSource: Listener, ByteSource {
+    var servesPeersInTurn: Bool { true }
+
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         try acceptIfNeeded()
         do {

@@ -56,6 +56,10 @@ public enum UnixSocket {
         if result != 0 {
             let error = IOError("cannot connect to \(path)")
             close(fd)
+            var info = stat()
+            if error.errno == ECONNREFUSED, lstat(path, &info) == 0, (info.st_mode & S_IFMT) != S_IFSOCK {
+                throw .notASocket(path)  // not worth retrying
+            }
             throw .system(error)
         }
         return fd

@@ -18,7 +18,8 @@ struct VXCapture: ParsableCommand {
               vx-capture question.wav | vx-play --text
               vx-capture in.flac | vx-play out.wav
               vx-capture --realtime question.wav | vx-vad | vx-stt
-              sox in.wav -t raw -r 8000 -b 16 -e signed -c 1 - | vx-capture --raw -r 8000 | vx-play out.wav
+              sox in.wav -t raw -r 8000 -b 16 -e signed -c 1 - |
+                vx-capture --raw -r 8000 | vx-play out.wav
               vx-capture --device plughw:0 --duration 5 | vx-play take.wav
               vx-capture a.wav --to connect:/run/user/1000/vx/vad.sock
 
@@ -91,13 +92,20 @@ struct VXCapture: ParsableCommand {
 
     func validate() throws {
         if let problem = format.problem { throw ValidationError("output format: \(problem)") }
-        guard (1...1000).contains(chunk) else { throw ValidationError("--chunk \(chunk) is outside 1...1000 ms") }
+        guard (1...1000).contains(chunk) else { throw ValidationError("--chunk \(chunk) is not from 1 to 1000 ms") }
         let sources = (device != nil ? 1 : 0) + (raw ? 1 : 0) + (files.isEmpty ? 0 : 1)
-        if sources == 0 { throw ValidationError("nothing to read: name audio files, - for standard input, --raw or --device") }
         if sources > 1 { throw ValidationError("read from one kind of source: files, --raw or --device") }
+        if realtime && device != nil { throw ValidationError("--realtime is for file input; a device keeps real time by itself") }
+        let payload = AudioChunk.timestampSize + format.rate * chunk / 1000 * format.bytesPerFrame
+        if payload > common.maxFrame {
+            throw ValidationError("--chunk \(chunk) ms of \(format) makes \(payload)-byte frames, over --max-frame \(common.maxFrame)")
+        }
         if duration != nil && device == nil { throw ValidationError("--duration goes with --device") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be more than 0 seconds") }
         if files.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
+        if !raw && CommandLine.arguments.contains(where: { ["-r", "-b", "-c", "-e", "--endian"].contains($0) || $0.hasPrefix("--raw-") }) {
+            throw ValidationError("-r, -b, -c, -e and --endian describe headerless input and go with --raw")
+        }
         if raw {
             guard let rawFormat else {
                 throw ValidationError("--raw-encoding is signed-integer, unsigned-integer or floating-point and --endian little or big")
@@ -110,6 +118,12 @@ struct VXCapture: ParsableCommand {
     }
 
     func run() throws {
+        if device == nil && !raw && files.isEmpty {
+            // Checked here rather than in validate(), so a mistyped option is reported first.
+            reportFailure(.usage("nothing to read: name audio files, - for standard input, --raw or --device (see vx-capture --help)"),
+                          tool: "vx-capture", format: common.logFormat)
+            Glibc.exit(SysExit.usage.rawValue)
+        }
         let source: CaptureSource
         if let device {
             source = .device(device, seconds: duration)

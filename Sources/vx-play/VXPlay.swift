@@ -107,7 +107,7 @@ struct VXPlay: ParsableCommand {
             throw ValidationError(problem)
         }
         guard queueLimit.isFinite, queueLimit > 0, queueLimit <= 3600 else {
-            throw ValidationError("--queue-limit \(queueLimit) is outside 0...3600 seconds")
+            throw ValidationError("--queue-limit \(queueLimit) must be more than 0 and at most 3600 seconds")
         }
         do {
             _ = try EventDestination.resolve(to: to, output: playerOutput, stdoutIsTerminal: stdoutIsTerminal)
