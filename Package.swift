@@ -7,6 +7,10 @@ let package = Package(
     products: [
         .executable(name: "vx-capture", targets: ["vx-capture"]),
         .executable(name: "vx-play", targets: ["vx-play"]),
+        .executable(name: "vx-vad", targets: ["vx-vad"]),
+        .executable(name: "vx-stt", targets: ["vx-stt"]),
+        .executable(name: "vx-llm", targets: ["vx-llm"]),
+        .executable(name: "vx-tts", targets: ["vx-tts"]),
         .library(name: "VXShared", targets: ["VXShared"]),
     ],
     dependencies: [
@@ -18,6 +22,13 @@ let package = Package(
         .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
+        // No header or usable .pc for the VAD: the shim declares its functions and links the library.
+        .systemLibrary(name: "CWebRTCVAD", providers: [.apt(["libwebrtc-audio-processing-dev"])]),
+        .systemLibrary(name: "CPocketSphinx", pkgConfig: "pocketsphinx", providers: [.apt(["libpocketsphinx-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // flite has no .pc file: the module map links its libraries and the shim declares the voices.
+        .systemLibrary(name: "CFlite", providers: [.apt(["flite1-dev"])]),
+        .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
 
         // The frame protocol, transports, resilience, logging and process behaviour.
         .target(
@@ -31,6 +42,19 @@ let package = Package(
         .target(name: "VXAudio", dependencies: ["VXShared", "CSndFile", "CALSA", "CSoxr"]),
         .target(name: "Capture", dependencies: ["VXShared", "VXAudio"]),
         .target(name: "Playback", dependencies: ["VXShared", "VXAudio"]),
+        // HTTP for remote engines (libcurl): timeouts, streaming, cancel, retry and breaker.
+        .target(name: "VXNet", dependencies: ["VXShared", "CCurl", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "VAD", dependencies: ["VXShared", "VXAudio", "CWebRTCVAD"]),
+        .target(
+            name: "STT",
+            dependencies: [
+                "VXShared", "VXAudio", "VXNet", "CPocketSphinx",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "LLM", dependencies: ["VXShared", "VXNet"]),
+        .target(name: "TTS", dependencies: ["VXShared", "VXAudio", "VXNet", "CFlite", "CEspeakNG"]),
 
         .executableTarget(
             name: "vx-capture",
@@ -39,6 +63,24 @@ let package = Package(
         .executableTarget(
             name: "vx-play",
             dependencies: ["Playback", "VXShared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        .executableTarget(
+            name: "vx-vad",
+            dependencies: ["VAD", "VXShared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "vx-stt",
+            dependencies: ["STT", "VXShared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        .executableTarget(
+            name: "vx-llm",
+            dependencies: ["LLM", "VXShared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "vx-tts",
+            dependencies: ["TTS", "VXShared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // Benchmarks (run by scripts/bench).
@@ -50,6 +92,15 @@ let package = Package(
         ),
         .testTarget(name: "VXAudioTests", dependencies: ["VXAudio", "VXShared"]),
         .testTarget(name: "PlaybackTests", dependencies: ["Playback", "VXShared"]),
+        .testTarget(name: "VXNetTests", dependencies: ["VXNet", "VXShared", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "VADTests", dependencies: ["VAD", "VXShared", "VXAudio"]),
+        .testTarget(
+            name: "STTTests", dependencies: ["STT", "VXShared", "VXAudio", "VXNet", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(name: "LLMTests", dependencies: ["LLM", "VXShared", "VXNet"]),
+        .testTarget(
+            name: "TTSTests", dependencies: ["TTS", "VXShared", "VXAudio", "VXNet", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "ToolTests", dependencies: ["VXShared"]),
     ],
     swiftLanguageModes: [.v6]

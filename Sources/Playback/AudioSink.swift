@@ -95,7 +95,7 @@ final class FileSink: AudioSink {
         closed = true
         if let writer {
             writer.discard()
-            logger.notice("bad input: output file not written", metadata: ["file": "\(path)"])
+            logger.info("bad input: output file not written", metadata: ["file": "\(path)"])
         }
     }
 

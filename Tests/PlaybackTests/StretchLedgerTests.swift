@@ -179,7 +179,7 @@ struct EventDestinationTests {
     @Test func overrideReplacesOnlyTheGivenFields() {
         let override = FormatOverride(rate: 8_000)
         #expect(override.applied(to: AudioFormat(rate: 44_100, width: 4, channels: 2)) == AudioFormat(rate: 8_000, width: 4, channels: 2))
-        #expect(FormatOverride(channels: 33).problem == "--channels 33 is outside 1...32")
+        #expect(FormatOverride(channels: 33).problem == "--channels 33 is not from 1 to 32")
         #expect(FormatOverride(rate: 16_000, width: 2, channels: 1).problem == nil)
     }
 }

@@ -101,20 +101,32 @@ import VXShared
 
     // MARK: Events
 
+    @Test func answersPingWithPongAndDescribeWithInfo() throws {
+        var stream = PlayStream()
+        stream.add(.event(Event("ping", ["text": "are you there"])))
+        stream.add(.event(Event("describe")))
+        let result = try Tool.run("vx-play", ["--device", "null"], stdin: stream.data)
+        #expect(result.status == 0, "\(result.stderr)")
+        let events = try decodeFrames(result.stdout).compactMap(\.event)
+        #expect(events.map(\.type) == ["pong", "info"])
+        #expect(events.first?["text"] == "are you there")
+        #expect(events.last?["name"] == "vx-play")
+    }
+
     @Test func otherEventsAreForwardedUnchangedAndEachStretchReportedOnce() throws {
         var stream = PlayStream()
         // Spacing and key order a re-encoder would change: forwarded bytes must stay as they were.
         let odd = Array(#"{ "data": {"z": 1, "a": [true, null]}, "type": "custom-thing" }"#.utf8)
         stream.addRawEvent(odd)
         stream.stretch(AudioFormat(rate: 16_000, width: 2, channels: 1), seconds: 0.3, at: 1_000_000_000)
-        stream.add(.event(Event("ping")))
+        stream.add(.event(Event("transcript", ["text": "hello"])))
         stream.stretch(AudioFormat(rate: 8_000, width: 2, channels: 1), seconds: 0.2, at: 5_000_000_000)
         let out = dir.appendingPathComponent("out.wav")
         let result = try Tool.run("vx-play", [out.path], stdin: stream.data)
         #expect(result.status == 0, "\(result.stderr)")
 
         let events = try decodeFrames(result.stdout).compactMap(\.event)
-        #expect(events.filter { $0.type != "played" }.map(\.type) == ["custom-thing", "ping"])
+        #expect(events.filter { $0.type != "played" }.map(\.type) == ["custom-thing", "transcript"])
         #expect(events.first?.payload == odd)
         let played = events.filter { $0.type == "played" }
         try #require(played.count == 2)

@@ -747,8 +747,8 @@ func millisecondTimestampTooLargeForNanosecondsIsNoTimestamp() {
 
 @Test(arguments: [
     (["rate": 16_000, "width": 3, "channels": 1] as [String: JSONValue], "audio-start: width 3 is not 2 or 4 bytes"),
-    (["rate": 0, "width": 2, "channels": 1], "audio-start: rate 0 is outside 1...768000 Hz"),
-    (["rate": 16_000, "width": 2, "channels": 0], "audio-start: channels 0 is outside 1...32"),
+    (["rate": 0, "width": 2, "channels": 1], "audio-start: rate 0 is not from 1 to 768000 Hz"),
+    (["rate": 16_000, "width": 2, "channels": 0], "audio-start: channels 0 is not from 1 to 32"),
     (["width": 2, "channels": 1], "audio-start needs integer rate, width and channels"),
     (["rate": "16000", "width": 2, "channels": 1], "audio-start needs integer rate, width and channels"),
     (["rate": 16_000.5, "width": 2, "channels": 1], "audio-start needs integer rate, width and channels"),

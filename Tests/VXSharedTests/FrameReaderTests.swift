@@ -330,13 +330,13 @@ func sampleTimestampsRoundTripAfterAWeekOfAudio() {
     (AudioFormat.pipeline, nil),
     (AudioFormat(rate: 1, width: 4, channels: 32), nil),
     (AudioFormat(rate: 768_000, width: 2, channels: 1), nil),
-    (AudioFormat(rate: 0, width: 2, channels: 1), "rate 0 is outside 1...768000 Hz"),
-    (AudioFormat(rate: 768_001, width: 2, channels: 1), "rate 768001 is outside 1...768000 Hz"),
-    (AudioFormat(rate: -16_000, width: 2, channels: 1), "rate -16000 is outside 1...768000 Hz"),
+    (AudioFormat(rate: 0, width: 2, channels: 1), "rate 0 is not from 1 to 768000 Hz"),
+    (AudioFormat(rate: 768_001, width: 2, channels: 1), "rate 768001 is not from 1 to 768000 Hz"),
+    (AudioFormat(rate: -16_000, width: 2, channels: 1), "rate -16000 is not from 1 to 768000 Hz"),
     (AudioFormat(rate: 16_000, width: 1, channels: 1), "width 1 is not 2 or 4 bytes"),
     (AudioFormat(rate: 16_000, width: 3, channels: 1), "width 3 is not 2 or 4 bytes"),
-    (AudioFormat(rate: 16_000, width: 2, channels: 0), "channels 0 is outside 1...32"),
-    (AudioFormat(rate: 16_000, width: 2, channels: 33), "channels 33 is outside 1...32"),
+    (AudioFormat(rate: 16_000, width: 2, channels: 0), "channels 0 is not from 1 to 32"),
+    (AudioFormat(rate: 16_000, width: 2, channels: 33), "channels 33 is not from 1 to 32"),
 ] as [(AudioFormat, String?)])
 func audioFormatSaysWhyItCannotBeUsed(format: AudioFormat, problem: String?) {
     #expect(format.problem == problem)
