@@ -93,7 +93,9 @@ let package = Package(
         .testTarget(name: "VXAudioTests", dependencies: ["VXAudio", "VXShared"]),
         .testTarget(name: "PlaybackTests", dependencies: ["Playback", "VXShared"]),
         .testTarget(name: "VXNetTests", dependencies: ["VXNet", "VXShared", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "VADTests", dependencies: ["VAD", "VXShared", "VXAudio"]),
+        .testTarget(
+            name: "VADTests", dependencies: ["VAD", "VXShared", "VXAudio", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "STTTests", dependencies: ["STT", "VXShared", "VXAudio", "VXNet", .product(name: "Logging", package: "swift-log")]
         ),

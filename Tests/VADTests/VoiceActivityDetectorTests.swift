@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 import VXShared
 @testable import VAD
@@ -36,8 +37,7 @@ struct VoiceActivityDetectorTests {
         var closed: Bool { lock.withLock { isClosed } }
     }
 
-    /// The tools' own logger (notice and worse on stderr).
-    static let logger = CommonOptions().logger(for: "vx-vad-test")
+    static let logger = Logger(label: "vx-vad-test") { _ in SwiftLogNoOpLogHandler() }
 
     /// A stretch: `parts` of (seconds, loud?) as 20 ms frames; loud parts are white noise at about -25 dBFS.
     static func stretch(_ parts: [(Double, Bool)], format: AudioFormat = .pipeline, start: UInt64 = 0,
