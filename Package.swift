@@ -53,7 +53,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "LLM", dependencies: ["VXShared", "VXNet"]),
+        .target(name: "LLM", dependencies: ["VXShared", "VXNet", .product(name: "Logging", package: "swift-log")]),
         .target(name: "TTS", dependencies: ["VXShared", "VXAudio", "VXNet", "CFlite", "CEspeakNG"]),
 
         .executableTarget(
@@ -99,7 +99,9 @@ let package = Package(
         .testTarget(
             name: "STTTests", dependencies: ["STT", "VXShared", "VXAudio", "VXNet", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "LLMTests", dependencies: ["LLM", "VXShared", "VXNet"]),
+        .testTarget(
+            name: "LLMTests", dependencies: ["LLM", "VXShared", "VXNet", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "TTSTests", dependencies: ["TTS", "VXShared", "VXAudio", "VXNet", .product(name: "Logging", package: "swift-log")]
         ),

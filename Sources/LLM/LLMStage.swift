@@ -20,6 +20,8 @@ import VXShared
 ///   that reply's `reply` (`interrupted: true`, the text sent before it) comes after the interrupt;
 /// - transcripts that arrive while a reply streams are answered together, as one turn, after it;
 ///   transcripts still waiting when an `interrupt` comes are not answered, but stay in the history.
+///
+/// The history is written under the same lock, so it keeps the order in which turns happened.
 public final class LLMStage: @unchecked Sendable {
     /// One reply being produced.
     private final class InFlight {
@@ -277,7 +279,6 @@ public final class LLMStage: @unchecked Sendable {
             try write(frames)
             return (turn.interrupted, text)
         }
-
 
         var metadata: Logger.Metadata = [
             "reply.id": "\(turn.id)", "llm.backend": "\(streamer.backend.name)", "llm.deltas": "\(turn.deltas)",

@@ -74,6 +74,7 @@ public final class LocalServer: @unchecked Sendable {
 
     private let logger: Logger
     private let lock = Lock()
+    private let stopLock = Lock()
     private var child: ChildProcess?
     private var stopping = false
     /// The server answered its health check (and so any later exit is a death, worth reporting).
@@ -166,14 +167,19 @@ public final class LocalServer: @unchecked Sendable {
     }
 
     /// Stops the server: SIGTERM to its group, SIGKILL after the grace. Safe to call more than
-    /// once and from any thread (a signal handler's); a start in progress is abandoned.
+    /// once and from any thread (a signal handler's): a second call waits for the first to finish.
+    /// A start in progress is abandoned.
     public func stop() {
         startCancellation.cancel()
-        let (child, answered) = lock.withLock { () -> (ChildProcess?, Bool) in
-            stopping = true
-            return (self.child, self.answered)
+        stopLock.withLock { stopOnce() }
+    }
+
+    private func stopOnce() {
+        let (child, answered, first) = lock.withLock { () -> (ChildProcess?, Bool, Bool) in
+            defer { stopping = true }
+            return (self.child, self.answered, !stopping)
         }
-        guard let child else { return }
+        guard first, let child else { return }
         if let status = child.exitStatus {
             // It died on its own after starting (a crash while answering): say so, since nothing else will.
             guard answered else { return }

@@ -260,6 +260,7 @@ import VXShared
         if signal == "TERM" {
             #expect(status == 0, "\(tool.stderr)")
             #expect(tool.stderr.contains("stopped the llama.cpp server"))
+            #expect(!tool.stderr.contains("had died"), "a server we stopped did not die: \(tool.stderr)")
         }
         var gone = false
         for _ in 0..<1000 where !gone {  // at most 10 s: the kernel's death signal is immediate
