@@ -1,15 +1,14 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import VXShared
 
 /// A pthread mutex with a condition variable on the monotonic clock: what the
 /// reader and player threads wait on. Deadlines are `SystemClock().now` values.
-final class Monitor: @unchecked Sendable {
+public final class Monitor: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    init() {
+    public init() {
         pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
@@ -25,7 +24,7 @@ final class Monitor: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+    public func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
@@ -33,7 +32,7 @@ final class Monitor: @unchecked Sendable {
 
     /// Like `withLock`, but gives up and returns nil when the lock is not free
     /// within `timeout` (for a signal handler that must not hang on a stuck writer).
-    func withLock<T>(timeout: Duration, _ body: () throws -> T) rethrows -> T? {
+    public func withLock<T>(timeout: Duration, _ body: () throws -> T) rethrows -> T? {
         let clock = SystemClock()
         let deadline = clock.now + timeout
         while pthread_mutex_trylock(mutex) != 0 {
@@ -45,19 +44,24 @@ final class Monitor: @unchecked Sendable {
     }
 
     /// Waits for `broadcast()`. Call inside `withLock`; may wake spuriously.
-    func wait() {
+    public func wait() {
         pthread_cond_wait(condition, mutex)
     }
 
     /// Waits for `broadcast()` or the monotonic `deadline`; false once the deadline has passed.
     /// Call inside `withLock`; may wake spuriously.
-    func wait(until deadline: Duration) -> Bool {
+    public func wait(until deadline: Duration) -> Bool {
         let (seconds, attoseconds) = deadline.components
         var time = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
         return pthread_cond_timedwait(condition, mutex, &time) != ETIMEDOUT
     }
 
-    func broadcast() {
+    /// Wakes one waiting thread. Call it with the lock held, after changing what it waits for.
+    public func signal() {
+        pthread_cond_signal(condition)
+    }
+
+    public func broadcast() {
         pthread_cond_broadcast(condition)
     }
 }
