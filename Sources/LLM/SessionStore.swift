@@ -75,7 +75,7 @@ public final class SessionStore: @unchecked Sendable {
     /// Appends a turn. A failed write is logged, not thrown: losing history must not stop replies.
     public func append(_ turn: Turn) {
         var fields: [String: JSONValue] = ["role": .string(turn.role.rawValue), "text": .string(turn.text),
-                                           "ts": .string(Self.timestamp())]
+                                           "ts": .string(VXLogHandler.timestamp())]
         if turn.role == .assistant {
             fields["interrupted"] = .bool(turn.interrupted)
             if let id = turn.id { fields["id"] = .string(id) }
@@ -85,7 +85,7 @@ public final class SessionStore: @unchecked Sendable {
 
     /// Appends a refinement: the reply `id` is now known to have been heard only as `text`.
     public func appendRefinement(of id: String, heard text: String) {
-        write(["role": "assistant", "refines": .string(id), "text": .string(text), "ts": .string(Self.timestamp())])
+        write(["role": "assistant", "refines": .string(id), "text": .string(text), "ts": .string(VXLogHandler.timestamp())])
     }
 
     private func write(_ fields: [String: JSONValue]) {
@@ -151,20 +151,5 @@ public final class SessionStore: @unchecked Sendable {
             if n == 0 { return bytes }
             bytes.append(contentsOf: chunk[0..<n])
         }
-    }
-
-    /// UTC wall-clock time with milliseconds, as in the logs.
-    static func timestamp() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = now.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ v: Int, _ n: Int = 2) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, n - s.count)) + s
-        }
-        return "\(parts.tm_year + 1900)-\(pad(Int(parts.tm_mon) + 1))-\(pad(Int(parts.tm_mday)))T"
-            + "\(pad(Int(parts.tm_hour))):\(pad(Int(parts.tm_min))):\(pad(Int(parts.tm_sec))).\(pad(now.tv_nsec / 1_000_000, 3))Z"
     }
 }

@@ -11,51 +11,30 @@ import VXShared
 /// stays cancelled, so make a new one for the next piece. Safe to use from any thread.
 public final class Cancellation: @unchecked Sendable {
     private let flag = Atomic<Bool>(false)
-    // Waits and transfer wake-ups; the mutex and condition are only touched through the methods below.
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// Guards `wakers` and carries the waits; `wakers` is only touched under it.
+    private let monitor = Monitor()
     private var wakers: [ObjectIdentifier: any Waking] = [:]
 
-    public init() {
-        pthread_mutex_init(mutex, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(condition, &attributes)
-        pthread_condattr_destroy(&attributes)
-    }
-
-    deinit {
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        condition.deallocate()
-        mutex.deallocate()
-    }
+    public init() {}
 
     public var isCancelled: Bool { flag.load(ordering: .acquiring) }
 
     /// Cancels: running transfers stop and waits return. Calling it again does nothing.
     public func cancel() {
-        locked {
+        monitor.withLock {
             guard !flag.load(ordering: .relaxed) else { return }
             flag.store(true, ordering: .releasing)
             for waker in wakers.values { waker.wake() }
-            pthread_cond_broadcast(condition)
+            monitor.broadcast()
         }
     }
 
     /// Blocks for `duration` or until cancelled, whichever comes first. Returns true if cancelled.
     public func wait(for duration: Duration) -> Bool {
-        var deadline = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &deadline)
-        let (seconds, attoseconds) = max(duration, .zero).components
-        var nanoseconds = Int(deadline.tv_nsec) + Int(attoseconds / 1_000_000_000)
-        deadline.tv_sec += Int(clamping: seconds) + nanoseconds / 1_000_000_000
-        nanoseconds %= 1_000_000_000
-        deadline.tv_nsec = nanoseconds
-        return locked {
+        let deadline = SystemClock().now + max(duration, .zero)
+        return monitor.withLock {
             while !flag.load(ordering: .relaxed) {
-                if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT { break }
+                if !monitor.wait(until: deadline) { break }
             }
             return flag.load(ordering: .relaxed)
         }
@@ -64,7 +43,7 @@ public final class Cancellation: @unchecked Sendable {
     /// Registers something to wake when cancelled. Returns false (and registers nothing) if
     /// already cancelled. The waker stays referenced until `unregister`.
     func register(_ waker: any Waking) -> Bool {
-        locked {
+        monitor.withLock {
             guard !flag.load(ordering: .relaxed) else { return false }
             wakers[ObjectIdentifier(waker)] = waker
             return true
@@ -73,13 +52,7 @@ public final class Cancellation: @unchecked Sendable {
 
     /// After this returns, `cancel()` no longer touches `waker`.
     func unregister(_ waker: any Waking) {
-        _ = locked { wakers.removeValue(forKey: ObjectIdentifier(waker)) }
-    }
-
-    private func locked<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body()
+        _ = monitor.withLock { wakers.removeValue(forKey: ObjectIdentifier(waker)) }
     }
 }
 

@@ -69,8 +69,8 @@ public struct VXLogHandler: LogHandler {
         return out + "}"
     }
 
-    /// UTC wall-clock time with milliseconds.
-    static func timestamp() -> String {
+    /// UTC wall-clock time with milliseconds, e.g. 2026-11-22T03:52:50.123Z.
+    public static func timestamp() -> String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         var seconds = now.tv_sec
