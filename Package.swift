@@ -11,11 +11,13 @@ let package = Package(
         .executable(name: "vx-stt", targets: ["vx-stt"]),
         .executable(name: "vx-llm", targets: ["vx-llm"]),
         .executable(name: "vx-tts", targets: ["vx-tts"]),
+        .executable(name: "vx-chat", targets: ["vx-chat"]),
         .library(name: "VXShared", targets: ["VXShared"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // C libraries, one system-library target each.
@@ -55,6 +57,11 @@ let package = Package(
         ),
         .target(name: "LLM", dependencies: ["VXShared", "VXNet", .product(name: "Logging", package: "swift-log")]),
         .target(name: "TTS", dependencies: ["VXShared", "VXAudio", "VXNet", "CFlite", "CEspeakNG"]),
+        // The supervisor: stages as child processes, sockets, restarts, turn latency, the live screen.
+        .target(
+            name: "Chat",
+            dependencies: ["VXShared", .product(name: "Logging", package: "swift-log"), .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
 
         .executableTarget(
             name: "vx-capture",
@@ -83,6 +90,11 @@ let package = Package(
             dependencies: ["TTS", "VXShared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
+        .executableTarget(
+            name: "vx-chat",
+            dependencies: ["Chat", "VXShared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
         // Benchmarks (run by scripts/bench).
         .executableTarget(name: "vx-codec-bench", dependencies: ["VXShared"], path: "Benchmarks/CodecBench"),
 
@@ -106,6 +118,7 @@ let package = Package(
             name: "TTSTests", dependencies: ["TTS", "VXShared", "VXAudio", "VXNet", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "ToolTests", dependencies: ["VXShared"]),
+        .testTarget(name: "ChatTests", dependencies: ["Chat", "VXShared"]),
     ],
     swiftLanguageModes: [.v6]
 )

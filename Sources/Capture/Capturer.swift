@@ -17,12 +17,17 @@ public struct CaptureConfiguration: Sendable {
     public var format: AudioFormat
     public var chunkMilliseconds: Int
     public var realtime: Bool
+    /// Files: seconds of input skipped before the first frame (across the files, in order); stream
+    /// time starts there, so a capture restarted part-way through goes on where the last one was.
+    public var start: Double
 
-    public init(source: CaptureSource, format: AudioFormat = .pipeline, chunkMilliseconds: Int = 20, realtime: Bool = false) {
+    public init(source: CaptureSource, format: AudioFormat = .pipeline, chunkMilliseconds: Int = 20, realtime: Bool = false,
+                start: Double = 0) {
         self.source = source
         self.format = format
         self.chunkMilliseconds = chunkMilliseconds
         self.realtime = realtime
+        self.start = start
     }
 
     public var framesPerChunk: Int { max(1, format.rate * chunkMilliseconds / 1000) }
@@ -54,7 +59,13 @@ public final class Capturer: @unchecked Sendable {
             let readers = try paths.map { path in
                 try path == "-" ? SoundFileReader(standardInput: nil) : SoundFileReader(path: path)
             }
-            for reader in readers { try capture(reader) }
+            var skip = max(0, configuration.start)
+            position = UInt64((skip * 1e9).rounded())
+            for reader in readers {
+                skip -= try self.skip(seconds: skip, of: reader)
+                if skip > 0 { continue }
+                try capture(reader)
+            }
         case .raw(let format):
             try capture(SoundFileReader(standardInput: format))
         case .device(let name, let seconds):
@@ -113,6 +124,22 @@ public final class Capturer: @unchecked Sendable {
             throw error
         }
         try endStretch(&chunker)
+    }
+
+    /// Reads and drops up to `seconds` of `reader`; returns the seconds dropped.
+    private func skip(seconds: Double, of reader: SoundFileReader) throws -> Double {
+        var left = Int((seconds * Double(reader.rate)).rounded())
+        guard left > 0 else { return 0 }
+        var dropped = 0
+        var samples: [Float] = []
+        while left > 0 {
+            let n = try reader.read(into: &samples, frames: min(left, 4096))
+            if n == 0 { break }
+            left -= n
+            dropped += n
+        }
+        if dropped > 0 { logger.info("skipped", metadata: ["file": "\(reader.path)", "seconds": "\(Double(dropped) / Double(reader.rate))"]) }
+        return left > 0 ? Double(dropped) / Double(reader.rate) : seconds
     }
 
     private func captureDevice(_ name: String, seconds: Double?) throws {

@@ -17,13 +17,16 @@ public struct VXLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public let tool: String
     public let format: LogFormat
+    /// Where each finished line (with its newline) goes: stderr unless told otherwise.
+    public let output: @Sendable (String) -> Void
 
     private static let lock = Lock()
 
-    public init(tool: String, level: Logger.Level, format: LogFormat) {
+    public init(tool: String, level: Logger.Level, format: LogFormat, output: (@Sendable (String) -> Void)? = nil) {
         self.tool = tool
         self.logLevel = level
         self.format = format
+        self.output = output ?? { Self.write($0) }
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -38,7 +41,7 @@ public struct VXLogHandler: LogHandler {
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
         for key in merged.keys.sorted() { fields.append((key, "\(merged[key]!)")) }
         let line = format == .json ? Self.json(fields) : Self.logfmt(fields)
-        Self.write(line + "\n")
+        output(line + "\n")
     }
 
     static func write(_ text: String) {

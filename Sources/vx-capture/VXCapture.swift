@@ -75,6 +75,11 @@ struct VXCapture: ParsableCommand {
     @Flag(help: "Pace file input at real time, so a file stands in for a microphone.")
     var realtime = false
 
+    @Option(help: ArgumentHelp(
+        "Skip this many seconds of the input files before the first frame; stream time starts there (vx-chat resumes a restarted capture this way).",
+        valueName: "seconds"))
+    var start: Double = 0
+
     @Option(help: ArgumentHelp("Where frames go: - (stdout), connect:PATH or listen:PATH (a Unix socket).", valueName: "endpoint"))
     var to: Endpoint = .stdio
 
@@ -101,6 +106,8 @@ struct VXCapture: ParsableCommand {
             throw ValidationError("--chunk \(chunk) ms of \(format) makes \(payload)-byte frames, over --max-frame \(common.maxFrame)")
         }
         if duration != nil && device == nil { throw ValidationError("--duration goes with --device") }
+        guard start.isFinite, start >= 0, start <= 1e6 else { throw ValidationError("--start \(start) is not from 0 to 1000000 seconds") }
+        if start > 0 && (device != nil || raw) { throw ValidationError("--start goes with input files") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be more than 0 seconds") }
         if files.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
         if !raw && CommandLine.arguments.contains(where: { ["-r", "-b", "-c", "-e", "--endian"].contains($0) || $0.hasPrefix("--raw-") }) {
@@ -132,7 +139,8 @@ struct VXCapture: ParsableCommand {
         } else {
             source = .files(files)
         }
-        let configuration = CaptureConfiguration(source: source, format: format, chunkMilliseconds: chunk, realtime: realtime)
+        let configuration = CaptureConfiguration(source: source, format: format, chunkMilliseconds: chunk, realtime: realtime,
+                                                  start: start)
         runTool("vx-capture", options: common) { logger in
             let writer = FrameWriter(sink: try Transport(logger: logger).sink(to))
             let capturer = Capturer(configuration: configuration, writer: writer, logger: logger)

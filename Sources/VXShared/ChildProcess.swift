@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Synchronization
-import VXShared
 
 /// A child process started with `posix_spawn`, in a process group of its own, with its stdout and
 /// stderr on a pipe the parent reads (`output`) and stdin on /dev/null.
@@ -14,15 +13,15 @@ import VXShared
 /// process it started. Every child still running when the process exits (`exit()`, the end of
 /// `main`) is killed by an `atexit` handler; dying with a crashed parent is the child's own job
 /// (the local server's launcher sets `PR_SET_PDEATHSIG`).
-final class ChildProcess: @unchecked Sendable {
-    let pid: pid_t
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: pid_t
     /// The read end of the child's stdout and stderr; end of file once it (and its children) exit.
-    let output: Int32
+    public let output: Int32
     private let lock = Lock()
     private var status: Int32?
 
     /// Starts `executable` (an absolute path) with `arguments` (argv[1...]) and `environment`.
-    init(executable: String, arguments: [String], environment: [String: String]) throws(IOError) {
+    public init(executable: String, arguments: [String], environment: [String: String]) throws(IOError) {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw IOError("cannot make a pipe for \(executable)") }
         defer { close(fds[1]) }
@@ -70,14 +69,14 @@ final class ChildProcess: @unchecked Sendable {
 
     /// The exit status (as `waitpid` reports it) once the child has ended, without waiting; nil
     /// while it runs.
-    var exitStatus: Int32? {
+    public var exitStatus: Int32? {
         lock.withLock { reap(blocking: false) }
     }
 
-    var isRunning: Bool { exitStatus == nil }
+    public var isRunning: Bool { exitStatus == nil }
 
     /// SIGTERM to the child's group; after `grace`, SIGKILL. Returns once the child is reaped.
-    func terminate(grace: Duration) {
+    public func terminate(grace: Duration) {
         lock.withLock {
             guard status == nil else { return }
             kill(-pid, SIGTERM)
@@ -115,7 +114,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// "exit status 1", "killed by signal 9".
-    static func describe(_ status: Int32) -> String {
+    public static func describe(_ status: Int32) -> String {
         if status == -1 { return "ended" }
         let signal = status & 0x7f
         if signal == 0 { return "exit status \((status >> 8) & 0xff)" }
