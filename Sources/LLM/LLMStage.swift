@@ -2,6 +2,11 @@ import Logging
 import VXNet
 import VXShared
 
+extension EventType {
+    /// Feedback to vx-llm: what the user heard of a reply.
+    static let heard = "heard"
+}
+
 /// vx-llm: transcripts in, replies streamed out, every frame forwarded.
 ///
 /// Two threads share one lock (`state`):
@@ -22,6 +27,10 @@ import VXShared
 ///   transcripts still waiting when an `interrupt` comes are not answered, but stay in the history.
 ///
 /// The history is written under the same lock, so it keeps the order in which turns happened.
+///
+/// A third thread, when there is a feedback input, reads it: a `heard` event there replaces a
+/// reply in the history by what the user heard of it. Nothing on it is forwarded, and its end or
+/// failure leaves the stage running.
 public final class LLMStage: @unchecked Sendable {
     /// One reply being produced.
     private final class InFlight {
@@ -55,6 +64,7 @@ public final class LLMStage: @unchecked Sendable {
     private let conversation: Conversation
     private let reader: FrameReader
     private let writer: FrameWriter
+    private let feedback: FrameReader?
     private let apology: String
     private let beforeTurn: (() -> Void)?
     private let clock: any MonotonicClock
@@ -73,14 +83,16 @@ public final class LLMStage: @unchecked Sendable {
     /// - Parameters:
     ///   - apology: said (as reply text) when the model cannot be reached, so the user hears something.
     ///   - beforeTurn: called on the worker thread before each turn (the local server's health check).
+    ///   - feedback: the supervisor's feedback (`heard`), read on a thread of its own.
     public init(streamer: ReplyStreamer, prompts: PromptBuilder, conversation: Conversation,
-                reader: FrameReader, writer: FrameWriter, apology: String, beforeTurn: (() -> Void)? = nil,
-                clock: any MonotonicClock = SystemClock(), logger: Logger) {
+                reader: FrameReader, writer: FrameWriter, feedback: FrameReader? = nil, apology: String,
+                beforeTurn: (() -> Void)? = nil, clock: any MonotonicClock = SystemClock(), logger: Logger) {
         self.streamer = streamer
         self.prompts = prompts
         self.conversation = conversation
         self.reader = reader
         self.writer = writer
+        self.feedback = feedback
         self.apology = apology
         self.beforeTurn = beforeTurn
         self.clock = clock
@@ -94,6 +106,8 @@ public final class LLMStage: @unchecked Sendable {
     /// answering what came before it, or the output's.
     public func run(prepare: () throws -> Void = {}) throws {
         startThread("vx-llm-reader") { [self] in read() }
+        if let feedback { startThread("vx-llm-feedback") { [self] in readFeedback(feedback) } }
+        defer { feedback?.source.close() }
         do {
             try prepare()
             while let turn = nextTurn() {
@@ -121,6 +135,7 @@ public final class LLMStage: @unchecked Sendable {
         }
         writer.close()
         reader.source.close()
+        feedback?.source.close()
     }
 
     // MARK: Reader thread
@@ -202,6 +217,47 @@ public final class LLMStage: @unchecked Sendable {
         }
     }
 
+    // MARK: Feedback thread
+
+    private func readFeedback(_ feedback: FrameReader) {
+        do {
+            while let frame = try feedback.next() {
+                guard case .event(let event) = frame, event.type == EventType.heard else {
+                    logger.debug("feedback ignored: only heard events are acted on", metadata: ["event.type": "\(frame.event?.type ?? "audio")"])
+                    continue
+                }
+                received(heard: event)
+            }
+            logger.info("feedback input ended; replies go on without it", metadata: ["input": "\(feedback.source.name)"])
+        } catch {
+            guard !state.withLock({ stopped || inputEnded }) else { return }  // closed on the way out
+            logger.warning("feedback input failed; replies go on without it",
+                           metadata: ["input": "\(feedback.source.name)", "error": "\(error)"])
+        }
+    }
+
+    /// `heard` {id, text}: the user heard only `text` of reply `id` (the newest when missing).
+    private func received(heard event: Event) {
+        guard let text = event["text"]?.string else {
+            logger.warning("heard event without text; ignored")
+            return
+        }
+        let id = event["id"]?.string
+        let found = state.withLock { () -> Bool in
+            // A reply still in flight keeps it until it is written to the history.
+            if let reply = current, id == nil || id == reply.id {
+                reply.heard = text
+                return true
+            }
+            return conversation.refineReply(id: id, heard: text)
+        }
+        if found {
+            logger.info("reply refined by what was heard", metadata: ["reply.id": "\(id ?? "newest")", "llm.heard_chars": "\(text.count)"])
+        } else {
+            logger.notice("heard event for an unknown reply; ignored", metadata: ["reply.id": "\(id ?? "newest")"])
+        }
+    }
+
     // MARK: Worker thread
 
     /// Waits for the next utterances and makes them the reply in flight; nil when there will be none.
@@ -223,14 +279,15 @@ public final class LLMStage: @unchecked Sendable {
         beforeTurn?()
         let prompt = prompts.prompt(for: conversation.turns)
         turn.startedAt = clock.now
-        let outcome = try streamer.stream(prompt, cancellation: turn.cancellation) { delta in
-            try state.withLock { () throws(OutputFailure) in try deliver(delta, of: turn) }
+        let outcome = try streamer.stream(prompt, cancellation: turn.cancellation) { delta, engineTime in
+            try state.withLock { () throws(OutputFailure) in try deliver(delta, engineTime: engineTime, of: turn) }
         }
         try finish(turn, outcome)
     }
 
-    /// With the lock held: one piece of the reply, unless it was interrupted.
-    private func deliver(_ delta: String, of turn: InFlight) throws(OutputFailure) {
+    /// With the lock held: one piece of the reply, unless it was interrupted. `engineTime`: from
+    /// sending the request until the piece came, as `engine_ms`.
+    private func deliver(_ delta: String, engineTime: Duration, of turn: InFlight) throws(OutputFailure) {
         guard !turn.interrupted, !stopped else { return }
         var text = Substring(delta)
         if turn.text.isEmpty {
@@ -240,7 +297,8 @@ public final class LLMStage: @unchecked Sendable {
         if turn.firstDeltaAt == nil { turn.firstDeltaAt = clock.now }
         turn.text += text
         turn.deltas += 1
-        try write([.event(Event(EventType.replyChunk, ["text": .string(String(text)), "id": .string(turn.id)]))])
+        try write([.event(Event(EventType.replyChunk, ["text": .string(String(text)), "id": .string(turn.id),
+                                                       "engine_ms": .double(Self.tenthsOfMs(engineTime))]))])
     }
 
     private func finish(_ turn: InFlight, _ outcome: ReplyOutcome) throws {
@@ -251,7 +309,7 @@ public final class LLMStage: @unchecked Sendable {
             let text = turn.text.trimming(" \t\r\n")
             let said = turn.heard ?? text
             if !said.isEmpty {
-                conversation.append(.assistant(said, interrupted: turn.interrupted || stopped, id: turn.id))
+                conversation.append(.assistant(said, interrupted: turn.interrupted || stopped || turn.heard != nil, id: turn.id))
             }
             for dropped in turn.dropped { conversation.append(.user(dropped)) }
             if stopped && !turn.interrupted { return (false, text) }
@@ -266,7 +324,11 @@ public final class LLMStage: @unchecked Sendable {
                 reply["error"] = true
                 if text.isEmpty {
                     reply["text"] = .string(apology)
-                    frames.append(.event(Event(EventType.replyChunk, ["text": .string(apology), "id": .string(turn.id)])))
+                    // Its engine time: how long the engine was tried before giving up.
+                    frames.append(.event(Event(EventType.replyChunk, [
+                        "text": .string(apology), "id": .string(turn.id),
+                        "engine_ms": .double(Self.tenthsOfMs(finishedAt - turn.startedAt)),
+                    ])))
                     frames.append(.event(Event(EventType.reply, reply)))
                     frames.append(.event(.error("no reply from the language model: \(reason)", code: "llm-unavailable")))
                 } else {
@@ -315,6 +377,12 @@ public final class LLMStage: @unchecked Sendable {
 
     private struct OutputFailure: Error {
         var error: any Error
+    }
+
+    /// Milliseconds to 0.1 ms.
+    private static func tenthsOfMs(_ d: Duration) -> Double {
+        let (s, atto) = d.components
+        return Double(s * 10_000 + atto / 100_000_000_000_000) / 10
     }
 
     private static func ms(_ d: Duration) -> Int64 {

@@ -69,8 +69,8 @@ public final class LLMTool: @unchecked Sendable {
     }
 
     /// Runs the stage until the input ends (or `stop()`); stops the local server on the way out,
-    /// whatever happens.
-    public func run(reader: FrameReader, writer: FrameWriter) throws {
+    /// whatever happens. `feedback`: the supervisor's `heard` events, when there is such an input.
+    public func run(reader: FrameReader, writer: FrameWriter, feedback: FrameReader? = nil) throws {
         defer { server?.stop() }
         let store = try configuration.session.map { try SessionStore(path: $0, logger: logger) }
         let conversation = Conversation(store: store)
@@ -93,7 +93,7 @@ public final class LLMTool: @unchecked Sendable {
                                      logger: logger)
         let prompts = PromptBuilder(style: configuration.promptStyle, system: configuration.system, budget: configuration.budget)
         let stage = LLMStage(streamer: streamer, prompts: prompts, conversation: conversation, reader: reader, writer: writer,
-                             apology: configuration.apology, beforeTurn: server.map { server in { server.restartIfNeeded() } },
+                             feedback: feedback, apology: configuration.apology, beforeTurn: server.map { server in { server.restartIfNeeded() } },
                              logger: logger)
         let alreadyStopped = lock.withLock { () -> Bool in
             self.stage = stage

@@ -45,8 +45,11 @@ public final class ReplyStreamer: Sendable {
     }
 
     /// Streams the reply to `prompt`, handing each piece of text to `onDelta` on this thread as it
-    /// arrives. Returns how it ended; throws only what `onDelta` throws (the output failing).
-    public func stream(_ prompt: Prompt, cancellation: Cancellation, onDelta: (String) throws -> Void) throws -> ReplyOutcome {
+    /// arrives, with the time from sending the request (the attempt that got an answer) until its
+    /// bytes came: the engine's own time. Returns how it ended; throws only what `onDelta` throws
+    /// (the output failing).
+    public func stream(_ prompt: Prompt, cancellation: Cancellation,
+                       onDelta: (_ text: String, _ sinceRequest: Duration) throws -> Void) throws -> ReplyOutcome {
         var deltas = 0
         var unreadable = 0
         let request: HTTPRequest
@@ -63,17 +66,19 @@ public final class ReplyStreamer: Sendable {
                 var parser = SSEParser()
                 var decoder = backend.makeDecoder()
                 var ended = false
+                let sentAt = clock.now
                 try client.stream(request, cancellation: cancellation, onHead: { head in
                     if let type = head.headers["Content-Type"], !type.lowercased().hasPrefix("text/event-stream") {
                         throw LLMError.notAnEventStream(contentType: type)
                     }
                 }) { chunk in
+                    let arrived = clock.now - sentAt
                     for event in try parser.feed(chunk) where !ended {
                         for item in try decoder.decode(event) {
                             switch item {
                             case .delta(let text):
                                 deltas += 1
-                                do { try onDelta(text) } catch { throw DeliveryFailure(error: error) }
+                                do { try onDelta(text, arrived) } catch { throw DeliveryFailure(error: error) }
                             case .end:
                                 ended = true
                             case .ignored(let problem?):

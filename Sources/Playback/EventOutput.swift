@@ -1,7 +1,7 @@
 import Logging
 import VXShared
 
-/// Sends events (forwarded ones and `played` reports) in order on a thread of
+/// Sends events (forwarded ones, and `playing` and `played` reports) in order on a thread of
 /// its own, so a slow or absent reader never holds up playback.
 ///
 /// When stdout's reader goes away, events are dropped and playback goes on;

@@ -9,6 +9,8 @@ private final class Playing {
     let generation: Int
     /// An interrupt has cut it; the rest of its audio is dropped.
     var stale = false
+    /// Its `playing` event has been sent.
+    var started = false
 
     init(entry: StretchEntry, output: AudioFormat, converter: SampleConverter?, generation: Int) {
         self.entry = entry
@@ -79,16 +81,14 @@ extension PlaybackSession {
 
     /// Gets the sink ready for a stretch; nil when an interrupt has already cut it.
     private func begin(_ entry: StretchEntry, generation: Int) throws -> Playing? {
-        var reports: [Event] = []
         let output: AudioFormat? = try sinkLock.withLock {
             guard queue.currentGeneration == generation, !sinkClosed else { return nil }
             let output = try sink.begin(entry.format)
             ledger.begin(entry, outputRate: output.rate)
             // A device reopened for a new format has played out the stretches before.
-            if sink.isDevice { reports = ledger.settle(queued: sink.queuedFrames) }
+            if sink.isDevice { events.send(ledger.settle(queued: sink.queuedFrames)) }
             return output
         }
-        events.send(reports)
         guard let output else { return nil }
         var converter: SampleConverter?
         if output != entry.format {
@@ -121,12 +121,12 @@ extension PlaybackSession {
         }
         guard !playing.stale else { return }
         ledger.close(playing.entry)
-        let reports = sinkLock.withLock { ledger.settle(queued: sink.queuedFrames) }
-        events.send(reports)
+        sinkLock.withLock { events.send(ledger.settle(queued: sink.queuedFrames)) }
     }
 
     /// Writes PCM in the stretch's output format, piece by piece, checking before
-    /// each piece that no interrupt has come.
+    /// each piece that no interrupt has come. The stretch's first piece is announced
+    /// with `playing` just before it goes to the sink (a paced output's wait is its playing).
     private func write(_ pcm: [UInt8], _ playing: Playing, pacer: inout Pacer) throws {
         let format = playing.output
         let total = pcm.count / format.bytesPerFrame
@@ -134,6 +134,7 @@ extension PlaybackSession {
         var offset = 0
         while offset < total && !playing.stale {
             let frames = min(step, total - offset)
+            if !playing.started { announce(playing) }
             var due: Duration?
             if paced {
                 let time = pacer.due(frames: frames, rate: format.rate, generation: playing.generation, now: clock.now)
@@ -143,15 +144,13 @@ extension PlaybackSession {
                 }
                 due = time
             }
-            var reports: [Event] = []
             let written: Bool = try sinkLock.withLock {
                 guard queue.currentGeneration == playing.generation, !sinkClosed else { return false }
                 try sink.write(pcm[offset * format.bytesPerFrame..<(offset + frames) * format.bytesPerFrame])
                 ledger.wrote(frames, of: playing.entry)
-                if sink.isDevice { reports = ledger.settle(queued: sink.queuedFrames) }
+                if sink.isDevice { events.send(ledger.settle(queued: sink.queuedFrames)) }
                 return true
             }
-            events.send(reports)
             guard written else {
                 playing.stale = true
                 return
@@ -161,28 +160,34 @@ extension PlaybackSession {
         }
     }
 
+    /// Sends the stretch's `playing` event, unless an interrupt has cut it already.
+    private func announce(_ playing: Playing) {
+        sinkLock.withLock {
+            guard queue.currentGeneration == playing.generation, !sinkClosed else { return }
+            playing.started = true
+            events.send([ledger.playing(playing.entry)])
+        }
+    }
+
     /// Nothing queued: a device plays out the stretches that have ended, so they
     /// can be reported (a stretch still open may get more audio: keep it flowing).
     private func whenIdle() throws {
         guard sink.isDevice, ledger.allClosed else { return }
-        let reports = sinkLock.withLock {
-            guard !sinkClosed else { return [Event]() }
+        sinkLock.withLock {
+            guard !sinkClosed else { return }
             sink.drain()
-            return ledger.settle(queued: sink.queuedFrames)
+            events.send(ledger.settle(queued: sink.queuedFrames))
         }
-        events.send(reports)
     }
 
     /// The input is over: play out what is left, report it, close the output.
     private func endOfInput() throws {
-        let reports = sinkLock.withLock {
-            guard !sinkClosed else { return [Event]() }
+        sinkLock.withLock {
+            guard !sinkClosed else { return }
             sink.drain()
-            let reports = ledger.settle(queued: sink.queuedFrames)
+            events.send(ledger.settle(queued: sink.queuedFrames))
             if inputFailed { sink.abandon() } else { sink.close() }
             sinkClosed = true
-            return reports
         }
-        events.send(reports)
     }
 }

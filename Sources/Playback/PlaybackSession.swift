@@ -7,6 +7,8 @@ import VXShared
 /// Locks: `sinkLock` guards the sink and is held for each write (one short
 /// piece at a time), so an interrupt on the reader thread can silence the output
 /// between two pieces; the ledger and queue have their own locks, taken inside it.
+/// Reports (`playing`, `played`) are handed to `events` with it held, so they
+/// leave in the order they were made, whichever thread made them.
 final class PlaybackSession: @unchecked Sendable {
     let configuration: PlayerConfiguration
     let logger: Logger
@@ -132,7 +134,7 @@ final class PlaybackSession: @unchecked Sendable {
                         logger.debug("audio-stop with no stretch open; nothing to end")
                     }
                 case .event(let event) where event.type == EventType.interrupt:
-                    interrupt(readAt: readAt)
+                    interrupt(event, readAt: readAt)
                     open = nil
                 case .event(let event) where event.type == EventType.ping:
                     // The end of the pipeline answers: a ping sent in at the head checks every stage.
@@ -157,16 +159,18 @@ final class PlaybackSession: @unchecked Sendable {
         queue.push(.end)
     }
 
-    /// Drops everything queued, silences the output and reports what was heard.
-    private func interrupt(readAt: Duration) {
+    /// Drops everything queued, silences the output, then forwards the interrupt (so whoever reads
+    /// the end of the pipeline sees it) followed by the `played` reports of what it cut.
+    private func interrupt(_ event: Event, readAt: Duration) {
         queue.interrupt()
         let (reports, silence): ([Event], Duration) = sinkLock.withLock {
             let queued = sink.queuedFrames
             sink.drop()
             let silence = clock.now - readAt
-            return (ledger.interruptAll(queued: queued, silence: silence), silence)
+            let reports = ledger.interruptAll(queued: queued, silence: silence)
+            events.send([event] + reports)
+            return (reports, silence)
         }
-        events.send(reports)
         logger.info("interrupted", metadata: [
             "silence_us": "\(Self.microseconds(silence))", "stretches": "\(reports.count)",
         ])
@@ -184,13 +188,12 @@ final class PlaybackSession: @unchecked Sendable {
             let queued = sink.queuedFrames
             sink.drop()
             let reports = ledger.interruptAll(queued: queued, silence: clock.now - receivedAt)
+            events.send(reports)
             sink.close()
             sinkClosed = true
             return reports
         }
-        if let reports {
-            events.send(reports)
-        } else {
+        if reports == nil {
             logger.warning("output still busy after 2 s; exiting without closing it")
         }
         events.finish(timeout: .seconds(2))

@@ -6,8 +6,9 @@ import VXShared
 ///
 /// A reader thread reads frames eagerly, so an `interrupt` is seen while audio
 /// is still queued; a player thread writes the queued audio to the output. Each
-/// stretch (audio-start … audio-stop) gets one `played` report, once it has been
-/// heard or when an interrupt cuts it. Other events are forwarded as they arrive.
+/// stretch (audio-start … audio-stop) gets one `playing` event as its first audio
+/// goes to the output, and one `played` report, once it has been heard or when an
+/// interrupt cuts it (a stretch cut while still queued gets only the `played`). Other events are forwarded as they arrive.
 public struct Player: Sendable {
     public let configuration: PlayerConfiguration
     public let logger: Logger

@@ -1,5 +1,10 @@
 import VXShared
 
+extension EventType {
+    /// vx-play: a stretch's first audio is being played now (before its `played`).
+    static let playing = "playing"
+}
+
 /// One stretch of audio (audio-start … audio-stop) from the moment the reader
 /// sees it until its `played` report. Its counters are guarded by the ledger's lock.
 final class StretchEntry: @unchecked Sendable {
@@ -48,6 +53,12 @@ final class StretchEntry: @unchecked Sendable {
         return min(inputFrames, Int(scaled))
     }
 
+    /// The `playing` event: the stretch's first audio is going to the sink now.
+    func playingEvent() -> Event {
+        let start = startTimestamp
+        return Event(EventType.playing, ["timestamp": .int(Int64(start / 1_000_000)), "timestamp_ns": .int(Int64(start))])
+    }
+
     /// The `played` report: all of it heard, or (interrupted) `heardOutput` output frames of it.
     func report(heardOutput: Int? = nil, silence: Duration? = nil) -> Event {
         let frames = heardOutput.map { inputFrames(forOutput: $0) } ?? inputFrames
@@ -94,6 +105,11 @@ final class StretchLedger: @unchecked Sendable {
             entry.chunkTimestamps.append(timestamp)
             entry.inputFrames += frames
         }
+    }
+
+    /// The `playing` event for a stretch whose first audio the player is handing to the sink.
+    func playing(_ entry: StretchEntry) -> Event {
+        lock.withLock { entry.playingEvent() }
     }
 
     /// The sink took `frames` output frames of the stretch.

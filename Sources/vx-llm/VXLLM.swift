@@ -11,12 +11,19 @@ struct VXLLM: ParsableCommand {
         abstract: "Answer transcripts with a language model: transcript in, the reply streamed out, every frame forwarded.",
         discussion: """
             Each transcript {text} is the user's turn. vx-llm forwards it, asks the model, and writes the reply as \
-            it arrives: reply-chunk {text, id} events (pieces of text, as tokens come), then one reply {text, \
+            it arrives: reply-chunk {text, id, engine_ms} events (pieces of text, as tokens come), then one reply {text, \
             interrupted, id, backend, model, deltas, ttft_ms, total_ms}. Every other frame is forwarded unchanged \
             and in order. An interrupt (barge-in) cancels the request in flight at once: no reply-chunk of that \
             reply follows the forwarded interrupt, and its reply says interrupted: true with the text sent so far, \
             which is also what the history keeps (or the interrupt's optional heard text). Transcripts that come \
-            while a reply streams are answered together, after it.
+            while a reply streams are answered together, after it. Each reply-chunk also carries engine_ms: \
+            milliseconds from sending the request to the model until that piece of text came from it.
+
+            --feedback connect:PATH or listen:PATH opens a second input, read on a thread of its own, for a \
+            supervisor that knows what the user actually heard of an interrupted reply: a heard {id, text} event \
+            there (id: the reply's; the newest reply when left out) replaces that reply in the history, and so in \
+            later prompts, by the text heard, marked as interrupted, and the session file records it. Other \
+            events there are ignored, nothing on it is forwarded, and when its peer goes away vx-llm goes on.
 
             --backend local (the default, or $VX_LLM_BACKEND): a llama.cpp server from PyPI's llama-cpp-python, \
             which vx-llm starts itself from the venv .local/llm of the vx checkout (scripts/setup-llm installs it \
@@ -51,6 +58,7 @@ struct VXLLM: ParsableCommand {
               vx-llm --backend openai --url http://127.0.0.1:11434 --model llama3.2   # Ollama
               vx-llm --gguf ~/models/qwen2.5-0.5b-instruct-q4_k_m.gguf --chat
               vx-llm --from listen:/run/user/1000/vx/llm.sock --to connect:/run/user/1000/vx/tts.sock
+              vx-llm --from listen:/run/user/1000/vx/llm.sock --feedback listen:/run/user/1000/vx/llm-feedback.sock
 
             Exit status: 0 done (or stopped by SIGINT/SIGTERM, or the reader closed the pipe), 64 bad usage, \
             65 bad stream data, 66 the --system-file is missing, 69 the local server or model is not installed \
@@ -153,6 +161,11 @@ struct VXLLM: ParsableCommand {
         "Seconds the local server may take to load the model and answer.", valueName: "seconds"))
     var serverStartTimeout: Double = 120
 
+    @Option(help: ArgumentHelp(
+        "A second input, for the supervisor's feedback: connect:PATH or listen:PATH. Its heard {id, text} events replace a reply in the history by what the user heard of it; nothing on it is forwarded.",
+        valueName: "endpoint"))
+    var feedback: Endpoint?
+
     @OptionGroup var endpoints: StageEndpoints
     @OptionGroup var common: CommonOptions
 
@@ -179,6 +192,7 @@ struct VXLLM: ParsableCommand {
         guard (0...10).contains(retries) else { throw ValidationError("--retries \(retries) is outside 0...10") }
         guard (1...1000).contains(breakerFailures) else { throw ValidationError("--breaker-failures \(breakerFailures) is outside 1...1000") }
         guard (256...1_048_576).contains(contextSize) else { throw ValidationError("--context-size \(contextSize) is outside 256...1048576") }
+        if feedback == .stdio { throw ValidationError("--feedback takes connect:PATH or listen:PATH, not -") }
         if let problem = llmConfiguration(system: nil).usageProblem { throw ValidationError(problem) }
     }
 
@@ -226,7 +240,10 @@ struct VXLLM: ParsableCommand {
             let tool = try LLMTool(configuration: llmConfiguration(system: systemText), logger: logger)
             running.set(tool)
             let (reader, writer) = try endpoints.open(options: common, logger: logger)
-            try tool.run(reader: reader, writer: writer)
+            let feedbackReader = try feedback.map {
+                FrameReader(source: try Transport(logger: logger).source($0), maxPayload: common.maxFrame, logger: logger)
+            }
+            try tool.run(reader: reader, writer: writer, feedback: feedbackReader)
         }
     }
 

@@ -19,9 +19,15 @@ struct VXPlay: ParsableCommand {
             each new format instead.
 
             An interrupt event silences the output at once and drops the queued audio; audio after it \
-            plays normally. Each stretch gets one `played` event once heard, or when an interrupt cuts it \
+            plays normally. Each stretch gets one `playing` event {timestamp, timestamp_ns: stream time of \
+            its first sample} the moment its first audio goes to the output (the device, or the file or raw \
+            output, paced or not), and then one `played` event once heard, or when an interrupt cuts it \
             (then with interrupted: true, the samples actually heard and silence_us, the time from reading \
-            the interrupt to silence). Other events are forwarded unchanged as they arrive, to --to: by \
+            the interrupt to silence); a stretch cut while still queued gets no `playing`. The reader reads \
+            ahead of playback, up to --queue-limit seconds of audio, so an interrupt behind queued audio acts \
+            at once; a supervisor whose replies come much faster than real time should set --queue-limit \
+            above its longest reply (queued audio costs about its PCM size: 32 KB a second of vx-tts's 16 kHz mono 16-bit). \
+            Other events are forwarded unchanged as they arrive, to --to: by \
             default stdout as frames (as text lines on a terminal), or the log when the audio itself goes to stdout.
 
             SIGINT or SIGTERM stops playback, finishes the file with what it holds, and exits 0.
@@ -50,7 +56,7 @@ struct VXPlay: ParsableCommand {
     var from: Endpoint = .stdio
 
     @Option(help: ArgumentHelp(
-        "Where forwarded events and played reports go: -, connect:PATH or listen:PATH. Default: stdout (text lines on a terminal; the log when OUTPUT is -).",
+        "Where forwarded events and playing/played reports go: -, connect:PATH or listen:PATH. Default: stdout (text lines on a terminal; the log when OUTPUT is -).",
         valueName: "endpoint"))
     var to: Endpoint?
 
@@ -71,7 +77,7 @@ struct VXPlay: ParsableCommand {
     var width: Int?
 
     @Option(name: .customLong("queue-limit"), help: ArgumentHelp(
-        "Most audio queued ahead of playback, in seconds; when full, input waits.", valueName: "seconds"))
+        "Most audio queued ahead of playback, in seconds (up to 3600); when full, input waits, and so does an interrupt behind it.", valueName: "seconds"))
     var queueLimit: Double = 10
 
     @Flag(help: "Write a file or raw output at real-time pace, as a device plays (interrupts then cut it as they would a device).")

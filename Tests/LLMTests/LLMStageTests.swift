@@ -263,6 +263,39 @@ struct LLMStageTests {
         #expect(stage.conversation.turns.last?.text == "The weather", "the history keeps what was heard")
     }
 
+    @Test func heardOnFeedbackWhileTheReplyIsInFlightIsWhatTheHistoryKeeps() throws {
+        let server = try HangingServer(firstChunk: #"data: {"choices":[{"delta":{"content":"The weather today is sunny"}}]}"# + "\n\n")
+        let stage = StageHarness(backend: openAI(server.baseURL, timeout: .seconds(60)))
+        stage.say("Weather?")
+        let chunk = try #require(stage.output.wait { $0.types.contains("reply-chunk") }.of(EventType.replyChunk).first)
+        stage.feedback.push(Event("heard", ["id": chunk["id"] ?? .null, "text": "The weather"]))
+        #expect(stage.waitForLog(containing: "reply refined by what was heard"))
+        stage.input.push(Event(EventType.interrupt, ["reason": "voice"]))
+        let events = try stage.finish()
+
+        #expect(events.replies.first?["text"] == "The weather today is sunny", "the reply says what was sent")
+        #expect(!events.types.contains("heard"), "feedback is not forwarded")
+        #expect(stage.conversation.turns.last == .assistant("The weather", interrupted: true, id: chunk["id"]?.string))
+    }
+
+    @Test func heardForAnUnknownReplyAndOtherFeedbackEventsAreIgnored() throws {
+        let server = try FakeEngineServer([FakeEngineServer.openAIChat(["Hello there."]), FakeEngineServer.openAIChat(["Hi again."])])
+        let stage = StageHarness(backend: openAI(server.baseURL))
+        stage.say("Hi")
+        stage.waitForReplies(1)
+        stage.feedback.push(Event("ping", ["text": "x"]))
+        stage.feedback.push(Event("heard", ["id": "nobody-0"]))
+        stage.feedback.push(Event("heard", ["id": "nobody-1", "text": "Hel"]))
+        #expect(stage.waitForLog(containing: "heard event for an unknown reply"))
+        stage.feedback.end()  // the supervisor went away: the stage goes on
+        stage.say("Again")
+        let events = try stage.finish()
+
+        #expect(events.replies.count == 2)
+        #expect(stage.logs.all.contains { $0.contains("heard event without text") })
+        #expect(stage.conversation.turns.prefix(2) == [.user("Hi"), .assistant("Hello there.", id: events.replies.first?["id"]?.string)])
+    }
+
     @Test func transcriptsArrivingDuringAReplyAreAnsweredTogetherAfterIt() throws {
         let server = try FakeEngineServer([FakeEngineServer.openAIChat(["One", " moment", " please."], delay: 0.3),
                                            FakeEngineServer.openAIChat(["Both noted."])])

@@ -118,6 +118,8 @@ final class CollectingSink: ByteSink, @unchecked Sendable {
 /// One LLMStage running in this process between a `QueueSource` and a `CollectingSink`.
 final class StageHarness: @unchecked Sendable {
     let input = QueueSource()
+    /// The supervisor's feedback input.
+    let feedback = QueueSource()
     let output = CollectingSink()
     let logs = LogStore()
     /// The breaker's clock and the retries' clock: never really waits, and never lets a cool-down pass.
@@ -140,7 +142,7 @@ final class StageHarness: @unchecked Sendable {
         stage = LLMStage(streamer: streamer, prompts: PromptBuilder(style: style, system: system, budget: budget),
                          conversation: conversation,
                          reader: FrameReader(source: input, logger: logs.logger), writer: FrameWriter(sink: output),
-                         apology: apology, logger: logs.logger)
+                         feedback: FrameReader(source: feedback, logger: logs.logger), apology: apology, logger: logs.logger)
         Thread.detachNewThread { [self] in
             let outcome = Result { try stage.run() }
             finished.lock()
@@ -166,6 +168,16 @@ final class StageHarness: @unchecked Sendable {
         }
         try result!.get()
         return output.events
+    }
+
+    /// Waits (at most `seconds`) until a log line contains `text`.
+    func waitForLog(containing text: String, seconds: Double = 10) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while Date() < deadline {
+            if logs.all.contains(where: { $0.contains(text) }) { return true }
+            usleep(5_000)
+        }
+        return false
     }
 
     /// Waits until `count` replies have been written.

@@ -34,6 +34,19 @@ struct StretchLedgerTests {
         #expect(ledger.settle(queued: 0).isEmpty)  // never twice
     }
 
+    @Test func playingNamesTheStreamTimeOfTheFirstChunkTaken() {
+        let ledger = StretchLedger()
+        let entry = StretchEntry(id: 1, format: mono16k, announced: 2_000_000_000)
+        ledger.open(entry)
+        #expect(ledger.playing(entry).data == ["timestamp": 2_000, "timestamp_ns": 2_000_000_000], "audio-start's time before any audio")
+        ledger.begin(entry, outputRate: 16_000)
+        ledger.received(entry, timestamp: 2_500_000_123, frames: 320)
+        ledger.received(entry, timestamp: 2_520_000_123, frames: 320)
+        let playing = ledger.playing(entry)
+        #expect(playing.type == "playing")
+        #expect(playing.data == ["timestamp": 2_500, "timestamp_ns": 2_500_000_123])
+    }
+
     @Test func openStretchIsNotReportedEvenWhenAllOfItIsHeard() {
         let ledger = StretchLedger()
         _ = stretch(ledger, id: 1, chunks: [(0, 320)], written: 320, closed: false)

@@ -73,7 +73,8 @@ import VXShared
         #expect(result.status == 0)
         let help = result.stdoutText.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "  ", with: " ")
         for text in ["vx-llm starts itself", "scripts/setup-llm", "BASE model", "instruction-tuned", "--backend openai --url http://127.0.0.1:8080",
-                     "vx-stt | vx-llm | vx-tts | vx-play", "ANTHROPIC_API_KEY", "llm-unavailable", "never logged"] {
+                     "vx-stt | vx-llm | vx-tts | vx-play", "ANTHROPIC_API_KEY", "llm-unavailable", "never logged",
+                     "engine_ms", "--feedback listen:", "heard {id, text}"] {
             #expect(help.contains(text), "--help should mention \(text)")
         }
     }
@@ -163,6 +164,92 @@ import VXShared
         #expect(messages?.dropFirst().map { $0["content"] ?? "" } == ["My name is Ada.", "Nice to meet you, Ada.", "What is my name?"])
         let lines = try String(contentsOf: session, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 5, "two turns a run, and the torn line left as it was")
+    }
+
+    @Test func replyChunksCarryTheEngineTimeAndItNeverGoesDown() throws {
+        var step = Self.chatStream(["One", " two", " three."])
+        step["delay"] = 0.1
+        let server = try Fixture([step], in: dir)
+        let result = try Tool.run("vx-llm", ["--backend", "openai", "--url", server.url, "--no-session"],
+                                  stdin: Data(Self.transcript("Count").utf8))
+        #expect(result.status == 0, "\(result.stderr)")
+        let chunks = try events(result).filter { $0.type == "reply-chunk" }
+        let times = chunks.compactMap { $0["engine_ms"]?.double }
+        #expect(chunks.count == 3 && times.count == 3, "\(chunks.map(\.jsonText))")
+        #expect(times == times.sorted(), "engine_ms went down: \(times)")
+        #expect(times.first.map { $0 > 0 } == true)
+        // The pieces come 100 ms apart: the engine's time says so, to 0.1 ms.
+        #expect((times.last ?? 0) - (times.first ?? 0) >= 150, "\(times)")
+        #expect(times.allSatisfy { ($0 * 10).rounded() == $0 * 10 })
+    }
+
+    // MARK: Feedback
+
+    @Test func heardOnTheFeedbackSocketRefinesTheSessionAndTheNextPrompt() throws {
+        let full = "The capital of France is Paris. It is known for the Eiffel Tower."
+        let heard = "The capital of France is Paris."
+        let server = try Fixture([Self.chatStream(["The capital of France is Paris.", " It is known for the Eiffel Tower."]),
+                                  Self.chatStream(["Sure."])], in: dir)
+        let session = dir.appendingPathComponent("session.jsonl")
+        let socket = dir.appendingPathComponent("feedback.sock").path
+        let llm = try FramesIn(Tool.path("vx-llm"), ["--backend", "openai", "--url", server.url, "--session", session.path,
+                                                     "--feedback", "listen:\(socket)"])
+        llm.write(Self.transcript("What is the capital of France?"))
+        let reply = try #require(llm.next { $0.type == "reply" })
+        #expect(reply["text"]?.string == full)
+        let id = try #require(reply["id"]?.string)
+
+        // A peer that connects and goes, then one with an event vx-llm does not know before the heard.
+        try Self.sendFrames(to: socket, [])
+        try Self.sendFrames(to: socket, [Event("ping", ["text": "ignored"]),
+                                         Event("heard", ["id": .string(id), "text": .string(heard)])])
+        var lines: [String] = []
+        for _ in 0..<500 where lines.count < 3 {
+            lines = (try? String(contentsOf: session, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
+            if lines.count < 3 { usleep(10_000) }
+        }
+        try #require(lines.count == 3, "the refinement was not written: \(lines) \(llm.stderr)")
+        let refinement = try JSONValue.parse(Array(lines[2].utf8))
+        #expect(refinement["refines"]?.string == id && refinement["text"]?.string == heard, "\(lines[2])")
+        #expect(try JSONValue.parse(Array(lines[1].utf8))["text"]?.string == full, "the reply as sent stays in the file")
+
+        llm.write(Self.transcript("Tell me more."))
+        llm.closeInput()
+        #expect(llm.next { $0.type == "reply" }?["text"] == "Sure.")
+        #expect(llm.waitForExit() == 0, "\(llm.stderr)")
+        let messages = try #require(try server.requests().last?["json"] as? [String: Any])["messages"] as? [[String: String]]
+        #expect(messages?.dropFirst().map { $0["content"] ?? "" } == [
+            "What is the capital of France?", heard + " [interrupted]", "Tell me more.",
+        ])
+        #expect(!llm.stderr.contains("feedback input failed"), "\(llm.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: socket), "the feedback socket is removed on the way out")
+    }
+
+    @Test func feedbackPeerThatNeverComesDoesNotHoldUpReplies() throws {
+        let server = try Fixture([Self.chatStream(["Hi."])], in: dir)
+        let started = Date()
+        let result = try Tool.run("vx-llm", ["--backend", "openai", "--url", server.url, "--no-session",
+                                             "--feedback", "connect:\(dir.path)/nobody.sock"],
+                                  stdin: Data(Self.transcript("Hello").utf8))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try events(result).last?["text"] == "Hi.")
+        #expect(Date().timeIntervalSince(started) < 10, "vx-llm waited for its feedback peer")
+    }
+
+    @Test func feedbackOnStdinIsAUsageError() throws {
+        let result = try Tool.run("vx-llm", ["--feedback", "-", "--no-session"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--feedback takes connect:PATH or listen:PATH"), "\(result.stderr)")
+    }
+
+    /// Connects to the Unix socket at `path`, writes `events` as frames and closes.
+    static func sendFrames(to path: String, _ events: [Event]) throws {
+        var bytes: [UInt8] = []
+        for event in events { FrameEncoder.encode(.event(event), into: &bytes) }
+        let script = "import socket, sys\ns = socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\n"
+            + "s.sendall(sys.stdin.buffer.read())\ns.close()\n"
+        let sent = try Tool.shell(["python3", "-c", script, path], stdin: Data(bytes))
+        try #require(sent.status == 0, "\(sent.stderr)")
     }
 
     // MARK: The local server's lifecycle, with a stand-in llama_cpp.server
@@ -371,5 +458,59 @@ import VXShared
             if process.isRunning { kill(pid, SIGKILL) }
             try? input.fileHandleForWriting.close()
         }
+    }
+}
+
+/// A tool fed on stdin by the test while it runs, its stdout read as frames as they come.
+final class FramesIn: @unchecked Sendable {
+    let process = Process()
+    private let input = Pipe(), output = Pipe()
+    private let collected = Mutex("")
+    private var decoder = FrameDecoder()
+    private var pending: [Event] = []
+    var stderr: String { collected.withLock { $0 } }
+
+    init(_ path: String, _ arguments: [String]) throws {
+        let errors = Pipe()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        Thread.detachNewThread { [self] in
+            while case let data = errors.fileHandleForReading.availableData, !data.isEmpty {
+                collected.withLock { $0 += String(decoding: data, as: UTF8.self) }
+            }
+        }
+    }
+
+    func write(_ text: String) { try? input.fileHandleForWriting.write(contentsOf: Data(text.utf8)) }
+    func closeInput() { try? input.fileHandleForWriting.close() }
+
+    /// The next event that satisfies `wanted` (skipping the others), or nil at the end of the output.
+    func next(_ wanted: (Event) -> Bool) -> Event? {
+        while true {
+            while !pending.isEmpty {
+                let event = pending.removeFirst()
+                if wanted(event) { return event }
+            }
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { return nil }
+            decoder.append(contentsOf: data)
+            while let frame = try? decoder.next() { if let event = frame.event { pending.append(event) } }
+        }
+    }
+
+    /// The exit status, once the output has ended (after `closeInput`).
+    func waitForExit() -> Int32 {
+        while next({ _ in false }) != nil {}
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? input.fileHandleForWriting.close()
     }
 }

@@ -95,7 +95,7 @@ import VXShared
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try TestAudio.samples(out) == Data(pcm))
         let events = try decodeFrames(result.stdout).compactMap(\.event)
-        #expect(events.map(\.type) == ["transcript", "played"])
+        #expect(events.map(\.type) == ["transcript", "playing", "played"])
         #expect(events.last?["samples"] == 6_400)
     }
 
@@ -126,7 +126,7 @@ import VXShared
         #expect(result.status == 0, "\(result.stderr)")
 
         let events = try decodeFrames(result.stdout).compactMap(\.event)
-        #expect(events.filter { $0.type != "played" }.map(\.type) == ["custom-thing", "transcript"])
+        #expect(events.filter { !["playing", "played"].contains($0.type) }.map(\.type) == ["custom-thing", "transcript"])
         #expect(events.first?.payload == odd)
         let played = events.filter { $0.type == "played" }
         try #require(played.count == 2)
@@ -160,16 +160,17 @@ import VXShared
         #expect(result.status == 0, "\(result.stderr)")
 
         let events = try decodeFrames(result.stdout).compactMap(\.event)
-        #expect(events.map(\.type) == ["played", "transcript", "played"])
-        try #require(events.count == 3)
-        let cut = events[0]
+        #expect(events.map(\.type) == ["playing", "interrupt", "played", "transcript", "playing", "played"],
+                "the interrupt is forwarded ahead of the report of what it cut")
+        try #require(events.count == 6)
+        let cut = events[2]
         #expect(cut["interrupted"] == true)
         let heard = try #require(cut["samples"]?.int)
         #expect((3_200...40_000).contains(heard), "heard \(heard) of 48000 samples after 0.5 s")
         #expect(cut["end_ns"]?.int == heard * 62_500)
         let silence = try #require(cut["silence_us"]?.int)
         #expect(silence < 20_000, "interrupt to silence took \(silence) µs")
-        #expect(events[2]["interrupted"] == false && events[2]["samples"] == 3_200)
+        #expect(events[5]["interrupted"] == false && events[5]["samples"] == 3_200)
         // The file holds exactly what was heard, then the next stretch.
         let samples = try TestAudio.samples(out)
         #expect(samples.count == (heard + 3_200) * 2)
@@ -185,7 +186,7 @@ import VXShared
         let result = try Tool.run("vx-play", ["--realtime", out.path], stdin: stream.data)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(Date().timeIntervalSince(started) < 2, "the queued 3 s should have been dropped")
-        let played = try #require(try decodeFrames(result.stdout).compactMap(\.event).first)
+        let played = try #require(try decodeFrames(result.stdout).compactMap(\.event).first { $0.type == "played" })
         #expect(played.type == "played" && played["interrupted"] == true)
         #expect((played["samples"]?.int ?? .max) < 16_000)
     }
@@ -197,10 +198,78 @@ import VXShared
         let out = dir.appendingPathComponent("out.wav")
         let result = try Tool.run("vx-play", ["--realtime", "--queue-limit", "0.2", out.path], stdin: stream.data)
         #expect(result.status == 0, "\(result.stderr)")
-        let played = try #require(try decodeFrames(result.stdout).compactMap(\.event).first)
+        let played = try #require(try decodeFrames(result.stdout).compactMap(\.event).first { $0.type == "played" })
         // The reader waited behind the audio: only about the last 0.2 s was still queued.
         let heard = played["samples"]?.int ?? 0
         #expect((16_000..<24_000).contains(heard), "heard \(heard) of 24000 samples")
+    }
+
+    @Test func eachStretchSaysPlayingOnceThenPlayed() throws {
+        var stream = PlayStream()
+        stream.stretch(AudioFormat(rate: 16_000, width: 2, channels: 1), seconds: 0.3, at: 1_000_000_000)
+        stream.stretch(AudioFormat(rate: 8_000, width: 2, channels: 1), seconds: 0.2, at: 5_000_000_000)
+        let out = dir.appendingPathComponent("out.wav")
+        let result = try Tool.run("vx-play", [out.path], stdin: stream.data)
+        #expect(result.status == 0, "\(result.stderr)")
+        let events = try decodeFrames(result.stdout).compactMap(\.event)
+        #expect(events.map(\.type) == ["playing", "played", "playing", "played"])
+        try #require(events.count == 4)
+        #expect(events[0].data == ["timestamp": 1_000, "timestamp_ns": 1_000_000_000])
+        #expect(events[2].data == ["timestamp": 5_000, "timestamp_ns": 5_000_000_000])
+    }
+
+    @Test func playingComesAsARealtimeStretchStartsAndPlayedAsItEnds() throws {
+        var stream = PlayStream()
+        stream.stretch(AudioFormat(rate: 16_000, width: 2, channels: 1), seconds: 1)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Tool.path("vx-play"))
+        process.arguments = ["--realtime", dir.appendingPathComponent("out.wav").path]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let started = Date()
+        try input.fileHandleForWriting.write(contentsOf: stream.data)
+        try input.fileHandleForWriting.close()
+        // Each event with the seconds since the audio was sent, as it arrives.
+        var arrivals: [(type: String, after: Double)] = []
+        var decoder = FrameDecoder()
+        while case let data = output.fileHandleForReading.availableData, !data.isEmpty {
+            decoder.append(contentsOf: data)
+            while let frame = try decoder.next() {
+                if let event = frame.event { arrivals.append((event.type, Date().timeIntervalSince(started))) }
+            }
+        }
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(arrivals.map(\.type) == ["playing", "played"])
+        try #require(arrivals.count == 2)
+        #expect(arrivals[0].after < 0.4, "playing came \(arrivals[0].after) s after the audio was sent")
+        #expect(arrivals[1].after >= 0.95, "played came \(arrivals[1].after) s after the audio was sent")
+    }
+
+    @Test func stretchCutWhileStillQueuedGetsNoPlaying() throws {
+        let format = AudioFormat(rate: 16_000, width: 2, channels: 1)
+        var speech = PlayStream()
+        speech.stretch(format, seconds: 2)
+        speech.stretch(format, seconds: 2, at: 2_000_000_000)
+        var interrupt = PlayStream()
+        interrupt.add(.event(Event("interrupt")))
+        let out = dir.appendingPathComponent("out.wav")
+        let play = try RunningPlay(["--realtime", out.path])
+        play.write(speech.data)
+        Thread.sleep(forTimeInterval: 0.4)
+        play.write(interrupt.data)
+        play.closeInput()
+        let result = play.finish()
+        #expect(result.status == 0, "\(result.stderr)")
+        let events = try decodeFrames(result.stdout).compactMap(\.event)
+        #expect(events.map(\.type) == ["playing", "interrupt", "played", "played"])
+        try #require(events.count == 4)
+        #expect(events[0]["timestamp_ns"] == 0)
+        #expect(events[2]["interrupted"] == true && events[2]["timestamp_ns"] == 0)
+        #expect(events[3]["interrupted"] == true && events[3]["samples"] == 0 && events[3]["timestamp_ns"] == 2_000_000_000)
     }
 
     @Test func realtimeTakesAboutAsLongAsTheAudio() throws {
@@ -228,7 +297,9 @@ import VXShared
         play.signal(SIGTERM)
         let result = play.finish()
         #expect(result.status == 0, "\(result.stderr)")
-        let played = try #require(try decodeFrames(result.stdout).compactMap(\.event).first)
+        let events = try decodeFrames(result.stdout).compactMap(\.event)
+        #expect(events.map(\.type) == ["playing", "played"])
+        let played = try #require(events.last)
         #expect(played["interrupted"] == true)
         let heard = try #require(played["samples"]?.int)
         #expect((1_600..<48_000).contains(heard))
@@ -247,8 +318,10 @@ import VXShared
         stream.stretch(AudioFormat(rate: 44_100, width: 2, channels: 2), seconds: 0.2, at: 1_000_000_000)
         let result = try Tool.run("vx-play", ["--device", "null"], stdin: stream.data)
         #expect(result.status == 0, "\(result.stderr)")
-        let played = try decodeFrames(result.stdout).compactMap(\.event)
-        #expect(played.map(\.type) == ["played", "played"])
+        let events = try decodeFrames(result.stdout).compactMap(\.event)
+        #expect(events.map(\.type) == ["playing", "played", "playing", "played"])
+        #expect(events.map { $0["timestamp_ns"] } == [0, 0, 1_000_000_000, 1_000_000_000])
+        let played = events.filter { $0.type == "played" }
         #expect(played.map { $0["samples"] } == [8_000, 8_820])
         #expect(played.allSatisfy { $0["interrupted"] == false })
     }
@@ -265,7 +338,9 @@ import VXShared
         play.closeInput()
         let result = play.finish()
         #expect(result.status == 0, "\(result.stderr)")
-        let played = try #require(try decodeFrames(result.stdout).compactMap(\.event).first)
+        let events = try decodeFrames(result.stdout).compactMap(\.event)
+        #expect(events.map(\.type) == ["playing", "interrupt", "played"])
+        let played = try #require(events.last)
         #expect(played["interrupted"] == true)
         // null swallows audio at once: all of it was "heard" before the interrupt.
         #expect(played["samples"] == 8_000)
