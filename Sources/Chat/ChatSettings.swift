@@ -39,6 +39,9 @@ public struct ChatSettings: Sendable, Equatable {
     public var readyTimeout = 300.0
     /// File mode: seconds the chat waits, after the input ended, for the last reply to finish playing.
     public var drainTimeout = 120.0
+    /// File mode: capture and playback keep real time, as devices would; false runs the conversation
+    /// as fast as the stages go (for benchmarks).
+    public var realtime = true
     /// Barge-in: the user's voice interrupts the assistant.
     public var bargeIn = true
     public var view = View.auto

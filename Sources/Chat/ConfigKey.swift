@@ -107,6 +107,13 @@ extension ConfigKey {
                 \.readyTimeout, 1...3600),
         seconds("drain_timeout", "File mode: seconds to wait, after the input ends, for the last reply to be played.",
                 \.drainTimeout, 1...3600),
+        ConfigKey(name: "realtime", kind: .bool,
+                  help: "File mode: feed the input and write the answers at real time, as devices would; false runs as fast as the stages go.",
+                  read: { .bool($0.realtime) },
+                  write: { s, v throws(ConfigError) in
+                      guard case .bool(let b) = v else { throw ConfigError("'\(v.plain)' is not true or false") }
+                      s.realtime = b
+                  }),
         ConfigKey(name: "barge_in", kind: .bool, help: "Let the user's voice interrupt the assistant.",
                   read: { .bool($0.bargeIn) },
                   write: { s, v throws(ConfigError) in

@@ -55,7 +55,7 @@ public struct StagePlan: Sendable {
         switch stage {
         case .capture:
             if let file = settings.input {
-                args = [file, "--realtime"] + args
+                args = [file] + (settings.realtime ? ["--realtime"] : []) + args
                 if resumeAt > 0 { args += ["--start", String(resumeAt)] }
             } else {
                 args += ["--device", settings.device]
@@ -74,7 +74,7 @@ public struct StagePlan: Sendable {
             // vx-tts writes far faster than real time: vx-play takes whole replies in, so an interrupt
             // behind them is read at once.
             args += ["--queue-limit", "600"]
-            if let output = settings.output { args = [output, "--realtime"] + args } else { args += ["--device", settings.outputDevice] }
+            if let output = settings.output { args = [output] + (settings.realtime ? ["--realtime"] : []) + args } else { args += ["--device", settings.outputDevice] }
         }
         args += ["--log-level", stageLevel.rawValue]
         return args + (settings.arguments[stage] ?? [])

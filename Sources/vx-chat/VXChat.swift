@@ -79,6 +79,8 @@ struct VXChat: ParsableCommand {
     var readyTimeout: String?
     @Option(name: .customLong("drain-timeout"), help: ArgumentHelp("File mode: seconds to wait for the last reply after the input ends. Default: 120.", valueName: "seconds"))
     var drainTimeout: String?
+    @Option(help: ArgumentHelp("File mode: keep real time (true) or run as fast as the stages go (false). Default: true.", valueName: "bool"))
+    var realtime: String?
     @Option(name: .customLong("barge-in"), help: ArgumentHelp("Let the user's voice interrupt the assistant: true or false. Default: true.", valueName: "bool"))
     var bargeIn: String?
     @Option(help: ArgumentHelp("auto, live (the screen) or plain (log lines). Default: auto.", valueName: "view"))
@@ -118,7 +120,7 @@ struct VXChat: ParsableCommand {
             ("input", input), ("output", output), ("device", device), ("output_device", outputDevice),
             ("runtime_dir", runtimeDir), ("log_file", logFile), ("log_level", logLevel), ("bin_dir", binDir),
             ("session", session), ("max_restarts", maxRestarts), ("restart_window", restartWindow),
-            ("ready_timeout", readyTimeout), ("drain_timeout", drainTimeout), ("barge_in", bargeIn), ("view", view),
+            ("ready_timeout", readyTimeout), ("drain_timeout", drainTimeout), ("realtime", realtime), ("barge_in", bargeIn), ("view", view),
             ("turns_file", turnsFile),
         ]
         let commands: [(StageName, String?)] = [
