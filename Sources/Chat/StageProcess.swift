@@ -35,6 +35,7 @@ final class StageProcess: @unchecked Sendable {
         }
         let child = try ChildProcess(executable: program, arguments: argv, environment: environment)
         self.child = child
+        lastPID = child.pid
         startedAt = clock.now
         restartAt = nil
         let name = name
@@ -42,6 +43,9 @@ final class StageProcess: @unchecked Sendable {
             pump(child, logs: logs, tool: name.tool)
         }
     }
+
+    /// The pid of the last child started (it stays known after the child has ended).
+    private(set) var lastPID: pid_t?
 
     /// Forgets the child once it has ended.
     func ended() { child = nil }

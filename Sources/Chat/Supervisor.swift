@@ -45,6 +45,8 @@ public final class Supervisor: @unchecked Sendable {
     /// File mode: where vx-capture's file was started, and when (to resume it after a crash).
     private var captureOffset = 0.0
     private var inputDone: Duration?
+    /// File mode: the answers a killed vx-play had written, rescued from its temporary file.
+    private var salvaged: [String] = []
     private let turnsFile: Int32?
 
     /// Call before starting any thread: it takes over SIGINT and SIGTERM.
@@ -196,7 +198,8 @@ public final class Supervisor: @unchecked Sendable {
         return nil
     }
 
-    /// Where vx-capture's file has got to: it plays at real time from `captureOffset`.
+    /// Where vx-capture's file has got to: it plays at real time from `captureOffset`, and a microphone
+    /// would have gone on while the stage was down, so the time of the outage is skipped too.
     private func captureResume(now: Duration) -> Double {
         let stage = stages[.capture]!
         return captureOffset + TurnTracker.milliseconds(now - stage.startedAt) / 1000
@@ -209,6 +212,7 @@ public final class Supervisor: @unchecked Sendable {
             inputDone = now
             return nil
         }
+        if stage.name == .play, let pid = stage.lastPID { salvage(pid: pid) }
         if how == "exit status 64" || how == "exit status 66" {
             return .stageFailed(failure(stage, "\(stage.name.tool) refused its arguments (\(how))"))
         }
@@ -221,11 +225,47 @@ public final class Supervisor: @unchecked Sendable {
         let delay = min(Duration.milliseconds(100) * (1 << min(stage.restarts.count, 6)), .seconds(5))
         stage.restarts.append(now)
         stage.restartAt = now + delay
-        if stage.name == .capture { captureOffset = captureResume(now: now) }
         logger.warning("\(stage.name.tool) ended (\(how)); restarting", metadata: [
             "delay_ms": "\(Int(TurnTracker.milliseconds(delay)))", "stage": "\(stage.name.rawValue)",
         ])
         return nil
+    }
+
+    /// A vx-play that died left what it had written in its temporary file (`.NAME.PID.part`, beside
+    /// the output, its header not yet finished: libsndfile still reads it whole). It is kept, and put
+    /// in front of the answers when the chat ends.
+    private func salvage(pid: pid_t) {
+        guard let output = settings.output else { return }
+        let slash = output.lastIndex(of: "/")
+        let dir = slash.map { String(output[...$0]) } ?? ""
+        let name = slash.map { String(output[output.index(after: $0)...]) } ?? output
+        let part = "\(dir).\(name).\(pid).part"
+        guard access(part, R_OK) == 0 else { return }
+        let kept = "\(dir).\(name).salvaged-\(salvaged.count + 1).wav"
+        guard rename(part, kept) == 0 else { return }
+        salvaged.append(kept)
+        logger.notice("kept the answers the dead vx-play had written", metadata: ["file": "\(kept)"])
+    }
+
+    /// Joins the rescued answers and the last vx-play's file into the output, with vx-capture and vx-play.
+    private func joinSalvaged() {
+        guard !salvaged.isEmpty, let output = settings.output else { return }
+        let inputs = salvaged + (access(output, R_OK) == 0 ? [output] : [])
+        let sh = "'\(plan.binDir)/vx-capture' \(inputs.map { "'\($0)'" }.joined(separator: " ")) | '\(plan.binDir)/vx-play' '\(output)'"
+        do {
+            let child = try ChildProcess(executable: "/bin/sh", arguments: ["-c", sh], environment: environment)
+            let deadline = clock.now + .seconds(60)
+            while child.isRunning && clock.now < deadline { clock.sleep(for: .milliseconds(20)) }
+            let status = child.exitStatus ?? -1
+            guard status == 0 else {
+                logger.warning("could not join the rescued answers", metadata: ["files": "\(inputs)", "status": "\(ChildProcess.describe(status))"])
+                return
+            }
+            for file in salvaged { unlink(file) }
+            logger.info("joined the rescued answers into the output", metadata: ["files": "\(salvaged.count)", "output": "\(output)"])
+        } catch {
+            logger.warning("could not join the rescued answers", metadata: ["error": "\(error)"])
+        }
     }
 
     private func failure(_ stage: StageProcess, _ headline: String) -> String {
@@ -277,6 +317,7 @@ public final class Supervisor: @unchecked Sendable {
         monitor?.stop()
         vadLink?.close()
         llmLink?.close()
+        joinSalvaged()
         removeRuntimeDirectory()
     }
 

@@ -218,6 +218,11 @@ import VXShared
             .compactMap { $0["text"] as? String }
         #expect(users.count == questions.count, "every question once, in order: \(users)")
         #expect(replies == questions.indices.map { "Answer number \($0 + 1)." }, "\(replies)")
+        // The answers the killed vx-play had written are kept: all seven are in the answer file.
+        let answers = try Self.transcribe(chat.answer)
+        #expect(WordErrors.words(answers).filter { $0 == "answer" }.count >= 6, "the answer file says: \(answers)")
+        let strays = try FileManager.default.contentsOfDirectory(atPath: chat.dir.path).filter { $0.hasPrefix(".answer") }
+        #expect(strays.isEmpty, "\(strays)")
         for name in ["vx-vad", "vx-stt", "vx-llm", "vx-tts", "vx-play", "vx-capture"] {
             #expect(chat.logText().contains("msg=\"restarted \(name)\""), "\(name) was restarted")
         }
