@@ -6,7 +6,7 @@ import VXShared
 struct VXVAD: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vx-vad",
-        abstract: "Find speech in a vx frame stream: forward every frame and insert voice-started / voice-stopped events.",
+        abstract: "Find speech in a vx frame stream: forward every frame and insert voice-started / voice-stopped (and barge-in interrupt) events.",
         discussion: """
             Every frame is forwarded unchanged and in order, audio included. A copy of the audio is converted \
             to 16 kHz mono (from any format), high-passed against hum and rumble, and judged in 10 ms frames by \
@@ -22,7 +22,22 @@ struct VXVAD: ParsableCommand {
             needs --min-speech again); "audio-stop" when the stretch or the input ends inside an utterance \
             (written before the forwarded audio-stop). There is never a voice-stopped without its voice-started. \
             The first 200 ms the detector hears never start an utterance: a fresh WebRTC detector calls the \
-            start of steady noise speech.
+            start of steady noise speech. voice-started and voice-stopped also carry decided_ns: the stream time \
+            just after the audio that decided them (decided_ns minus timestamp_ns is how long the decision took \
+            in stream time).
+
+            Playback and barge-in: with --feedback, vx-vad reads vx-play's reports (relayed by the supervisor) on \
+            a second input: playing (the assistant is audible from now), played (a stretch ended: audible for \
+            --echo-tail more, the room's reverb) and interrupt (playback stopped). Nothing read there is forwarded; \
+            if the peer goes away, playback counts as inaudible until a new peer says otherwise. While playback is \
+            audible, a 10 ms frame counts as speech only if it is --echo-margin dB louder than the echo level, a \
+            peak hold of the microphone's level during playback, learnt afresh each time playback starts (for the \
+            first 300 ms of sound that comes back, at most 1 s, nothing counts as speech), so the assistant's own \
+            voice neither starts a turn nor interrupts; with headphones, where playback cannot reach the \
+            microphone, --echo-margin 0 turns this off. With --barge-in, vx-vad writes an interrupt event (timestamp/timestamp_ns \
+            the onset of the user's speech, reason "voice", decided_ns) at most once per utterance: while playback \
+            is audible, as soon as --barge-in-speech of speech is heard over it (before voice-started); otherwise \
+            right after voice-started (the user speaking while the assistant thinks cancels the stale reply).
 
             Examples:
               vx-capture --realtime question.wav | vx-vad | vx-stt
@@ -30,6 +45,9 @@ struct VXVAD: ParsableCommand {
               vx-capture q.wav | vx-vad --min-silence 900 --pre-roll 500 | vx-play --text
               vx-capture q.wav | vx-vad --engine energy | vx-play --text
               vx-capture --device plughw:0 | vx-vad --to connect:/run/user/1000/vx/stt.sock
+              vx-capture --device plughw:0 | vx-vad --barge-in | vx-stt | vx-llm | vx-tts | vx-play
+              vx-vad --from connect:$DIR/capture.sock --to connect:$DIR/stt.sock --feedback listen:$DIR/vad-feedback.sock --barge-in
+              vx-vad --feedback connect:$DIR/play-reports.sock --barge-in --barge-in-speech 80 --echo-margin 12 --echo-tail 400
 
             Exit status: 0 done (or stopped by SIGINT/SIGTERM, or the reader closed the pipe), 64 bad usage, \
             65 bad stream data, 69 peer or engine unavailable, 74 I/O error.
@@ -94,6 +112,30 @@ struct VXVAD: ParsableCommand {
         "Energy engine: level in dBFS below which nothing counts as speech.", valueName: "dBFS"))
     var energyFloor: Double = EnergyVoiceEngine.Settings().floor
 
+    @Option(help: ArgumentHelp(
+        "Where vx-play's reports come back (playing, played, interrupt), to know when the assistant is audible: connect:PATH or listen:PATH. Read on a thread of its own, never forwarded. Without it, playback counts as inaudible.",
+        valueName: "endpoint"))
+    var feedback: Endpoint?
+
+    @Flag(name: .customLong("barge-in"), help: ArgumentHelp(
+        "Write an interrupt event when the user speaks: over audible playback after --barge-in-speech, otherwise right after voice-started; at most once per utterance."))
+    var bargeIn = false
+
+    @Option(name: .customLong("barge-in-speech"), help: ArgumentHelp(
+        "Speech over audible playback that interrupts, in milliseconds; shorter than --min-speech, so the assistant falls silent before the turn is sure.",
+        valueName: "ms"))
+    var bargeInSpeech: Int = 100
+
+    @Option(name: .customLong("echo-margin"), help: ArgumentHelp(
+        "While playback is audible, dB above the echo level (the assistant's voice heard back through the microphone) that a frame needs to count as speech; 0 turns the echo gate off.",
+        valueName: "dB"))
+    var echoMargin: Double = 10
+
+    @Option(name: .customLong("echo-tail"), help: ArgumentHelp(
+        "How long playback stays audible after a stretch ended (played) or was interrupted, in milliseconds: the room's reverb.",
+        valueName: "ms"))
+    var echoTail: Int = 250
+
     @OptionGroup var endpoints: StageEndpoints
 
     @OptionGroup var common: CommonOptions
@@ -122,6 +164,21 @@ struct VXVAD: ParsableCommand {
         guard energyFloor.isFinite, (-120...0).contains(energyFloor) else {
             throw ValidationError("--energy-floor \(energyFloor) is outside -120...0 dBFS")
         }
+        if feedback == .stdio {
+            throw ValidationError("--feedback - is not possible: stdin carries the audio; give connect:PATH or listen:PATH")
+        }
+        guard (10...10_000).contains(bargeInSpeech) else {
+            throw ValidationError("--barge-in-speech \(bargeInSpeech) is outside 10...10000 ms")
+        }
+        guard !bargeIn || bargeInSpeech < minSpeech else {
+            throw ValidationError("--barge-in-speech \(bargeInSpeech) must be shorter than --min-speech \(minSpeech) ms")
+        }
+        guard echoMargin.isFinite, (0...60).contains(echoMargin) else {
+            throw ValidationError("--echo-margin \(echoMargin) is outside 0...60 dB")
+        }
+        guard (0...10_000).contains(echoTail) else {
+            throw ValidationError("--echo-tail \(echoTail) is outside 0...10000 ms")
+        }
     }
 
     func run() throws {
@@ -133,18 +190,29 @@ struct VXVAD: ParsableCommand {
         case .webrtc: .webrtc(aggressiveness: aggressiveness, levelGate: levelGate)
         case .energy: .energy(EnergyVoiceEngine.Settings(threshold: energyThreshold, floor: energyFloor))
         }
+        let configuration = VADConfiguration(
+            engine: choice, turns: turns, highPass: highPass, echo: EchoGate.Configuration(margin: echoMargin),
+            bargeIn: bargeIn
+                ? BargeInDetector.Configuration(speech: UInt64(bargeInSpeech) * 1_000_000, speechRatio: turns.speechRatio, rearm: turns.minSilence)
+                : nil)
         runTool("vx-vad", options: common) { logger in
+            let playback = PlaybackState(tail: .milliseconds(echoTail))
             let detector: VoiceActivityDetector
             do {
-                detector = try VoiceActivityDetector(configuration: VADConfiguration(engine: choice, turns: turns, highPass: highPass), logger: logger)
+                detector = try VoiceActivityDetector(configuration: configuration, playback: playback, logger: logger)
             } catch let error as EngineError {
                 throw ToolError.unavailable(error.description)
             }
             let (reader, writer) = try endpoints.open(options: common, logger: logger)
+            let reports = try feedback.map {
+                PlaybackFeedback(source: try Transport(logger: logger).source($0), state: playback, maxPayload: common.maxFrame, logger: logger)
+            }
             TerminationSignals.install { _ in
                 detector.stop()
                 reader.source.close()
+                reports?.close()
             }
+            reports?.start()
             try detector.run(reader: reader, writer: writer)
         }
     }

@@ -125,7 +125,11 @@ import VXShared
         var status: Int32
         var stderr: String
         var voice: [Event] { output.compactMap(\.event).filter { $0.type.hasPrefix("voice-") } }
+        /// What vx-vad inserted: voice events and its interrupts.
+        var inserted: [Event] { output.compactMap(\.event).filter(VADToolTests.isInserted) }
     }
+
+    static func isInserted(_ event: Event) -> Bool { event.type.hasPrefix("voice-") || event.type == "interrupt" }
 
     /// `vx-capture FILE | vx-vad ARGS`, and vx-capture's output on its own for comparison.
     func vad(_ url: URL, _ arguments: [String] = [], capture: [String] = []) throws -> Run {
@@ -157,11 +161,23 @@ import VXShared
 
     /// vx-vad forwards vx-capture's frames unchanged and in order; it only inserts voice events.
     static func expectForwarded(_ run: Run, sourceLocation: SourceLocation = #_sourceLocation) {
-        let forwarded = run.output.filter { !($0.event?.type.hasPrefix("voice-") ?? false) }
+        let forwarded = run.output.filter { !($0.event.map(isInserted) ?? false) }
         #expect(forwarded == run.capture, "\(forwarded.count) frames forwarded of \(run.capture.count)",
                 sourceLocation: sourceLocation)
         let bytes = { (frames: [Frame]) in frames.reduce(0) { $0 + FrameEncoder.encode($1).count } }
         #expect(bytes(forwarded) == bytes(run.capture), sourceLocation: sourceLocation)
+    }
+
+    /// Each inserted event's `decided_ns` is the stream time just after the audio frame it follows, not before its `timestamp_ns`.
+    static func expectDecided(_ run: Run, sourceLocation: SourceLocation = #_sourceLocation) {
+        for (index, frame) in run.output.enumerated() {
+            guard let event = frame.event, isInserted(event) else { continue }
+            let last = run.output[..<index].last { $0.audio != nil }?.audio
+            let end = last.map { $0.timestamp + UInt64($0.pcm.count / 2) * 62_500 }  // 16 kHz mono from vx-capture
+            let decided = event["decided_ns"]?.int.map(UInt64.init)
+            #expect(decided != nil && decided == end, "\(event.jsonText) after audio ending at \(end ?? 0)", sourceLocation: sourceLocation)
+            #expect((decided ?? 0) >= (event.timestampNanoseconds ?? .max), "\(event.jsonText)", sourceLocation: sourceLocation)
+        }
     }
 
     // MARK: Speech
@@ -188,6 +204,7 @@ import VXShared
         #expect(audioBefore(run.voice[0]) >= Self.time(run.voice[0]) + 0.2)
         #expect(audioBefore(run.voice[1]) >= Self.time(run.voice[1]) + 0.6)
         #expect(run.output.last?.event?.type == "audio-stop")
+        Self.expectDecided(run)
     }
 
     @Test(arguments: [(Noise.pink, 15.0), (Noise.brown, 15.0), (Noise.white, 15.0), (Noise.hum, 0.0)])
@@ -295,12 +312,197 @@ import VXShared
         #expect(output.last?.event?.timestampNanoseconds == stop.event?.timestampNanoseconds)
     }
 
+    // MARK: Barge-in and the feedback path
+
+    /// The assistant's reply heard back through the microphone: flite `voice` at 16 kHz played at a
+    /// -12 dBFS peak, 6 dB quieter at the microphone and 40 ms late (optionally with the room's reverb),
+    /// then 1 s of the room. Returns the file and its peak amplitude.
+    func echo(_ text: String, voice: String = "kal16", reverb: Bool = false) throws -> (url: URL, peak: Double) {
+        let tts = file("tts-\(UUID().uuidString.prefix(6)).wav"), url = file("echo-\(UUID().uuidString.prefix(6)).wav")
+        let made = try Tool.shell(["flite", "-voice", voice, "-t", text, "-o", tts.path])
+        try #require(made.status == 0, "flite: \(made.stderr)")
+        try sox([tts.path, "-r", "16000", url.path, "norm", "-12", "gain", "-6"] + (reverb ? ["reverb", "40", "50", "60"] : [])
+                + ["pad", "0.04", "1.0"])
+        return (url, try TestAudio.stat(url, "Maximum amplitude"))
+    }
+
+    /// The user (flite slt) saying `text` over `echo`, starting `at` seconds into it, with a peak `over` dB
+    /// above the echo's. Returns the mix and where the user's speech begins in it.
+    func userOver(_ echo: (url: URL, peak: Double), _ text: String, at: Double, over: Double) throws -> (url: URL, onset: Double) {
+        let user = try speech(text, voice: "slt")
+        let placed = file("user-\(UUID().uuidString.prefix(6)).wav"), url = file("mix-\(UUID().uuidString.prefix(6)).wav")
+        try sox([user.url.path, "-r", "16000", placed.path, "norm", "\(20 * log10(echo.peak) + over)", "pad", "\(at)"])
+        try sox(["-m", "-v", "1", echo.url.path, "-v", "1", placed.path, url.path])
+        return (url, at + user.onset)
+    }
+
+    /// 16 kHz room silence before playback starts, then `url`.
+    func afterRoom(_ url: URL, seconds: Double = 1.0) throws -> URL {
+        let room = file("room.wav"), out = file("mic-\(UUID().uuidString.prefix(6)).wav")
+        try sox(["-n", "-r", "16000", "-c", "1", "-b", "16", room.path, "trim", "0", "\(seconds)"])
+        try sox([room.path, url.path, out.path])
+        return out
+    }
+
+    static func encode<C: Collection>(_ frames: C) -> Data where C.Element == Frame {
+        Data(frames.flatMap { FrameEncoder.encode($0) })
+    }
+
+    static func audioCount(_ data: Data) -> Int { ((try? decodeFrames(data)) ?? []).filter { $0.audio != nil }.count }
+
+    /// `vx-capture FILE | vx-vad --feedback listen:SOCKET ARGS`, playing vx-play's part on the feedback
+    /// socket: once vx-vad has forwarded the audio before `playingAt` seconds, `playing` goes to it; once it
+    /// has read that, the rest of the audio follows. Nothing depends on how fast anything runs.
+    func vadOverPlayback(_ url: URL, playingAt: Double, _ arguments: [String]) throws -> Run {
+        let captured = try Tool.run("vx-capture", [url.path])
+        try #require(captured.status == 0, "vx-capture: \(captured.stderr)")
+        let frames = try decodeFrames(captured.stdout)
+        let split = try #require(frames.firstIndex { ($0.audio?.timestamp ?? 0) >= UInt64(playingAt * 1e9) })
+        let socket = dir.appendingPathComponent("run/vad-feedback.sock").path
+        let vad = try RunningTool("vx-vad", ["--feedback", "listen:\(socket)", "--log-level", "debug"] + arguments)
+        vad.write(Self.encode(frames[..<split]))
+        let before = frames[..<split].filter { $0.audio != nil }.count
+        #expect(vad.waitForOutput { Self.audioCount($0) == before })
+        let peer = try FeedbackPeer(socket)
+        peer.send(Event("playing", ["timestamp": 0, "timestamp_ns": 0]))
+        #expect(vad.waitForErrors { $0.contains("event=playing") })
+        vad.write(Self.encode(frames[split...]))
+        vad.closeInput()
+        let result = vad.finish()
+        peer.close()
+        return Run(capture: frames, output: try decodeFrames(result.stdout), status: result.status, stderr: result.stderr)
+    }
+
+    static let reply = "Sure. The weather tomorrow will be sunny with a high of twenty three degrees."
+    static let objection = "No, wait. Tell me about tomorrow instead."
+
+    @Test func bargeInWithoutPlaybackInterruptsOncePerUtteranceRightAfterVoiceStarted() throws {
+        let first = try speech(Self.sentence)
+        let second = try speech("Remind me to call my sister at six o'clock this evening.")
+        let (url, truths) = try sequence([.silence(1.0), .speech(first), .silence(1.5), .speech(second), .silence(1.0)])
+        let run = try vad(url, ["--barge-in"])
+        #expect(run.status == 0, "\(run.stderr)")
+        try #require(run.inserted.map(\.type) == [
+            "voice-started", "interrupt", "voice-stopped", "voice-started", "interrupt", "voice-stopped",
+        ], "\(run.inserted.map(\.jsonText))")
+        for (started, interrupt) in [(run.inserted[0], run.inserted[1]), (run.inserted[3], run.inserted[4])] {
+            #expect(interrupt["reason"] == "voice")
+            #expect(interrupt["timestamp_ns"] == started["timestamp_ns"] && interrupt["timestamp"] == started["timestamp"])
+            #expect(interrupt["decided_ns"] == started["decided_ns"])
+            // Right after its voice-started, in the stream.
+            let index = run.output.firstIndex { $0.event == started }!
+            #expect(run.output[index + 1].event == interrupt)
+        }
+        Self.check(run.inserted[0], run.inserted[2], against: truths[0])
+        Self.check(run.inserted[3], run.inserted[5], against: truths[1])
+        Self.expectForwarded(run)
+        Self.expectDecided(run)
+    }
+
+    @Test(arguments: [100, 60])
+    func bargeInOverPlaybackComesAfterBargeInSpeechBeforeVoiceStarted(milliseconds: Int) throws {
+        let echo = try echo(Self.reply)
+        let (mix, onset) = try userOver(echo, Self.objection, at: 1.5, over: 15)
+        let run = try vadOverPlayback(try afterRoom(mix), playingAt: 1.0, ["--barge-in", "--barge-in-speech", "\(milliseconds)"])
+        #expect(run.status == 0, "\(run.stderr)")
+        try #require(run.inserted.count >= 2 && run.inserted[0].type == "interrupt" && run.inserted[1].type == "voice-started",
+                     "\(run.inserted.map(\.jsonText))")
+        let interrupt = run.inserted[0]
+        #expect(run.inserted.filter { $0.type == "interrupt" }.count == 1)
+        #expect(abs(Self.time(interrupt) - (1.0 + onset)) <= Self.tolerance, "interrupt at \(Self.time(interrupt)) s, user from \(1.0 + onset) s")
+        let took = Double((interrupt["decided_ns"]?.int ?? 0) - (interrupt["timestamp_ns"]?.int ?? 0)) / 1e6
+        #expect(took >= Double(milliseconds) && took < Double(milliseconds) + 20, "decided \(took) ms after the onset")
+        #expect(run.stderr.contains("over_playback=true"))
+        Self.expectForwarded(run)
+        Self.expectDecided(run)
+    }
+
+    /// The measurement the echo gate answers to: replies heard back through the microphone while
+    /// the feedback says playback is audible start nothing; the user clearly louder over them interrupts.
+    @Test func echoOfTheAssistantNeitherStartsATurnNorInterruptsButTheUserOverItDoes() throws {
+        let replies: [(String, String, Bool)] = [
+            (Self.reply, "kal16", false),
+            ("I have set a timer for ten minutes. Anything else I can help you with?", "kal16", true),
+            ("Here is a recipe for pancakes: flour, milk, eggs and a pinch of salt.", "slt", false),
+            ("The capital of Australia is Canberra, not Sydney, as many people think.", "slt", true),
+        ]
+        var runs = 0, echoTurns = 0, falseStarts = 0, falseInterrupts = 0, bargeIns = 0, late: [String] = []
+        for (text, voice, reverb) in replies {
+            let echo = try echo(text, voice: voice, reverb: reverb)
+            let mic = try afterRoom(echo.url)
+            let (mix, onset) = try userOver(echo, Self.objection, at: 1.5, over: 15)
+            for engine in ["webrtc", "energy"] {
+                runs += 1
+                // Without the feedback the echo is speech like any other.
+                echoTurns += try vad(mic, ["--barge-in", "--engine", engine]).voice.filter { $0.type == "voice-started" }.count
+                let heard = try vadOverPlayback(mic, playingAt: 1.0, ["--barge-in", "--engine", engine])
+                #expect(heard.status == 0, "\(heard.stderr)")
+                falseStarts += heard.inserted.filter { $0.type == "voice-started" }.count
+                falseInterrupts += heard.inserted.filter { $0.type == "interrupt" }.count
+                let over = try vadOverPlayback(try afterRoom(mix), playingAt: 1.0, ["--barge-in", "--engine", engine])
+                if let first = over.inserted.first, first.type == "interrupt", abs(Self.time(first) - (1.0 + onset)) <= Self.tolerance {
+                    bargeIns += 1
+                } else {
+                    late.append("\(voice)\(reverb ? "+reverb" : "") \(engine): \(over.inserted.map(\.jsonText))")
+                }
+            }
+        }
+        print("vx-vad echo gate: \(falseStarts) voice-started and \(falseInterrupts) interrupts from echo alone over \(runs) runs"
+              + " (without feedback the same echo started \(echoTurns) turns); the user 15 dB over it interrupted first in \(bargeIns) of \(runs)")
+        #expect(echoTurns >= runs)
+        #expect(falseStarts == 0 && falseInterrupts == 0)
+        #expect(bargeIns == runs, "\(late)")
+    }
+
+    @Test func aFeedbackPeerThatGoesAwayLeavesPlaybackInaudibleAndTheNextPeerIsServed() throws {
+        let speech = try speech(Self.sentence)
+        let (url, truths) = try sequence([.silence(1.0), .speech(speech), .silence(1.0)])
+        let captured = try Tool.run("vx-capture", [url.path])
+        let frames = try decodeFrames(captured.stdout)
+        let split = try #require(frames.firstIndex { ($0.audio?.timestamp ?? 0) >= 500_000_000 })
+        let socket = dir.appendingPathComponent("vad-feedback.sock").path
+        let vad = try RunningTool("vx-vad", ["--barge-in", "--feedback", "listen:\(socket)", "--log-level", "debug"])
+        vad.write(Self.encode(frames[..<split]))
+        let first = try FeedbackPeer(socket)
+        first.send(Event("playing", ["timestamp": 0, "timestamp_ns": 0]))
+        #expect(vad.waitForErrors { $0.contains("event=playing") })
+        first.close()
+        #expect(vad.waitForErrors { $0.contains("feedback peer went away") })
+        // Playback now counts as inaudible: the utterance's start interrupts, after its voice-started.
+        vad.write(Self.encode(frames[split...]))
+        #expect(vad.waitForOutput { data in ((try? decodeFrames(data)) ?? []).contains { $0.event?.type == "voice-stopped" } })
+        let second = try FeedbackPeer(socket)
+        second.send(Event("playing", ["timestamp": 5_000, "timestamp_ns": 5_000_000_000]))
+        #expect(vad.waitForErrors { $0.components(separatedBy: "event=playing").count == 3 })
+        vad.closeInput()
+        let result = vad.finish()
+        second.close()
+        #expect(result.status == 0, "\(result.stderr)")
+        let run = Run(capture: frames, output: try decodeFrames(result.stdout), status: result.status, stderr: result.stderr)
+        try #require(run.inserted.map(\.type) == ["voice-started", "interrupt", "voice-stopped"], "\(run.inserted.map(\.jsonText))")
+        Self.check(run.inserted[0], run.inserted[2], against: truths[0])
+        #expect(run.inserted[1]["decided_ns"] == run.inserted[0]["decided_ns"])
+        Self.expectForwarded(run)
+    }
+
+    @Test func feedbackThatNobodyServesHoldsNothingUp() throws {
+        let speech = try speech(Self.sentence)
+        let (url, truths) = try sequence([.silence(1.0), .speech(speech), .silence(1.0)])
+        let run = try vad(url, ["--barge-in", "--feedback", "connect:\(dir.path)/nobody.sock"])
+        #expect(run.status == 0, "\(run.stderr)")
+        try #require(run.inserted.map(\.type) == ["voice-started", "interrupt", "voice-stopped"], "\(run.inserted.map(\.jsonText))")
+        Self.check(run.inserted[0], run.inserted[2], against: truths[0])
+        Self.expectForwarded(run)
+    }
+
     // MARK: Usage and bad input
 
     @Test(arguments: [
         ["--aggressiveness", "5"], ["--engine", "silero"], ["--min-speech", "0"], ["--min-silence", "x"],
         ["--pre-roll", "-5"], ["--max-utterance", "0"], ["--speech-ratio", "120"], ["--bogus"], ["stray-argument"],
         ["--max-utterance", "0.1", "--min-speech", "200"],
+        ["--barge-in", "--barge-in-speech", "300"], ["--barge-in", "--barge-in-speech", "200"], ["--barge-in-speech", "5"],
+        ["--feedback", "-"], ["--feedback", "/tmp/x.sock"], ["--echo-margin", "-1"], ["--echo-tail", "x"],
     ])
     func badUsageIsOneLineAndStatus64(arguments: [String]) throws {
         let result = try Tool.run("vx-vad", arguments)
@@ -308,6 +510,12 @@ import VXShared
         #expect(result.stderr.hasPrefix("vx-vad: "), "\(result.stderr)")
         #expect(result.stderr.filter { $0 == "\n" }.count == 1, "\(result.stderr)")
         #expect(result.stdout.isEmpty)
+    }
+
+    @Test func bargeInSpeechMustBeShorterThanMinSpeech() throws {
+        let result = try Tool.run("vx-vad", ["--barge-in", "--barge-in-speech", "300", "--min-speech", "200"])
+        #expect(result.status == 64)
+        #expect(result.stderr.hasPrefix("vx-vad: --barge-in-speech 300 must be shorter than --min-speech 200 ms"), "\(result.stderr)")
     }
 
     @Test func inputThatIsNotAFrameStreamIsStatus65() throws {
@@ -332,7 +540,9 @@ import VXShared
         #expect(result.status == 0)
         for text in ["vx-capture --realtime question.wav | vx-vad | vx-stt", "vx-capture q.wav | vx-vad | vx-play --text",
                      "--min-speech", "--min-silence", "--pre-roll", "--max-utterance", "--engine", "--aggressiveness",
-                     "--from", "--to", "preroll_ns"] {
+                     "--from", "--to", "preroll_ns", "decided_ns", "--feedback", "--barge-in", "--barge-in-speech",
+                     "--echo-margin", "--echo-tail", "playing", "played", "interrupt",
+                     "vx-vad --feedback connect:"] {
             #expect(result.stdoutText.contains(text), "--help lacks \(text)")
         }
     }
@@ -343,6 +553,8 @@ import VXShared
 final class RunningTool: @unchecked Sendable {
     private let process = Process()
     private let input = Pipe(), output = Pipe(), errors = Pipe()
+    /// Writes to stdin, in order, off the test's thread (a full pipe must not block it).
+    private let writes = DispatchQueue(label: "running-tool-stdin")
     private let lock = NSLock()
     private var out = Data(), err = Data()
     private let done = DispatchGroup()
@@ -369,13 +581,27 @@ final class RunningTool: @unchecked Sendable {
     }
 
     func write(_ data: Data) {
-        DispatchQueue.global().async { [input] in try? input.fileHandleForWriting.write(contentsOf: data) }
+        writes.async { [input] in try? input.fileHandleForWriting.write(contentsOf: data) }
+    }
+
+    /// Ends stdin after what was written before.
+    func closeInput() {
+        writes.async { [input] in try? input.fileHandleForWriting.close() }
     }
 
     /// Polls stdout until `condition` holds (true) or 30 s pass (false).
     func waitForOutput(_ condition: (Data) -> Bool) -> Bool {
         for _ in 0..<3_000 {
             if condition(lock.withLock { out }) { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+
+    /// Polls stderr until `condition` holds (true) or 30 s pass (false).
+    func waitForErrors(_ condition: (String) -> Bool) -> Bool {
+        for _ in 0..<3_000 {
+            if condition(lock.withLock { String(decoding: err, as: UTF8.self) }) { return true }
             usleep(10_000)
         }
         return false
@@ -390,7 +616,48 @@ final class RunningTool: @unchecked Sendable {
             _ = done.wait(timeout: .now() + 5)
         }
         process.waitUntilExit()
-        try? input.fileHandleForWriting.close()
+        closeInput()
+        writes.sync {}
         return lock.withLock { Tool.Result(status: process.terminationStatus, stdout: out, stderr: String(decoding: err, as: UTF8.self)) }
+    }
+}
+
+/// The supervisor's side of vx-vad's feedback socket: relays vx-play's reports.
+final class FeedbackPeer {
+    private let fd: Int32
+
+    /// Connects to vx-vad listening on `path`, waiting up to 30 s for the socket to appear.
+    init(_ path: String) throws {
+        var connected: Int32?
+        for _ in 0..<3_000 {
+            if let fd = try? UnixSocket.connect(path) {
+                connected = fd
+                break
+            }
+            usleep(10_000)
+        }
+        fd = try #require(connected, "nobody listens on \(path)")
+    }
+
+    deinit { close() }
+
+    func send(_ event: Event) {
+        let bytes = FrameEncoder.encode(.event(event))
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Foundation.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                guard n > 0 else { return }
+                offset += n
+            }
+        }
+    }
+
+    private var closed = false
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        Foundation.close(fd)
     }
 }
