@@ -271,6 +271,28 @@ import VXShared
         #expect(try chat.leftovers().isEmpty, "no stage outlives vx-chat")
     }
 
+    @Test func liveModeCapturesAndPlaysOnALSADevices() throws {
+        let chat = try Chat()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Tool.path("vx-chat"))
+        process.arguments = ["--device", "null", "--output-device", "null", "--llm-command", Self.fixture, "--view", "plain",
+                             "--log-file", chat.log.path, "--runtime-dir", chat.runtime]
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while !chat.logText().contains("tool=vx-chat msg=ready") && Date() < deadline && process.isRunning { usleep(50_000) }
+        try #require(chat.logText().contains("tool=vx-chat msg=ready listening=null"), "\(chat.logText())")
+        let capture = try Tool.shell(["pgrep", "-af", "--", "vx-capture --to connect:\(chat.runtime)/vad.sock --device null"]).stdoutText
+        #expect(!capture.isEmpty, "vx-capture reads the ALSA device")
+        let play = try Tool.shell(["pgrep", "-af", "--", "vx-play --from listen:\(chat.runtime)/play.sock .*--device null"]).stdoutText
+        #expect(!play.isEmpty, "vx-play plays on the ALSA device")
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 128 + SIGTERM)
+        #expect(try chat.leftovers().isEmpty)
+    }
+
     // MARK: Usage
 
     @Test func withoutASoundCardItPointsToFileMode() throws {
