@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Logging
+import Synchronization
 import VXShared
 
 /// How a chat ended, and the exit status that says so.
@@ -45,6 +46,8 @@ public final class Supervisor: @unchecked Sendable {
     /// File mode: where vx-capture's file was started, and when (to resume it after a crash).
     private var captureOffset = 0.0
     private var inputDone: Duration?
+    /// When vx-capture was last started and where in its file (read by the monitor's thread).
+    private let captureClock = Mutex<(at: Duration, offset: Double)?>(nil)
     /// File mode: the answers a killed vx-play had written, rescued from its temporary file.
     private var salvaged: [String] = []
     private let turnsFile: Int32?
@@ -144,7 +147,10 @@ public final class Supervisor: @unchecked Sendable {
         } catch {
             return .stageFailed("cannot start \(name.tool): \(error)")
         }
-        if name == .capture { captureOffset = resumeAt }
+        if name == .capture {
+            captureOffset = resumeAt
+            captureClock.withLock { $0 = (stage.startedAt, resumeAt) }
+        }
         return nil
     }
 
@@ -278,7 +284,10 @@ public final class Supervisor: @unchecked Sendable {
 
     private func act(on action: TurnTracker.Action) {
         switch action {
-        case .turn(let record):
+        case .turn(var record):
+            if settings.isFileMode, let start = captureClock.withLock({ $0 }) {
+                record.inputSeconds = start.offset + TurnTracker.milliseconds(record.playedAt - start.at) / 1000
+            }
             var metadata: Logger.Metadata = [:]
             for (key, value) in record.fields { metadata[key] = "\(value)" }
             logger.notice("turn", metadata: metadata)

@@ -7,6 +7,10 @@ public struct TurnRecord: Sendable, Equatable {
     public var index: Int
     public var text: String
     public var reply: String = ""
+    /// When the first sample was played, on the monotonic clock.
+    public var playedAt: Duration = .zero
+    /// File mode: where in the input file the first sample was played (seconds), for lining up an echo.
+    public var inputSeconds: Double?
     /// The end-of-turn silence the VAD waited before deciding (ms).
     public var silenceWindow: Double
     /// End of speech → final transcript (the STT's final, plus the hops).
@@ -50,6 +54,7 @@ public struct TurnRecord: Sendable, Equatable {
             "play_ms": .double(toFirstPlayed), "silence_ms": .double(silenceWindow),
         ]
         if let engines { object["engines_ms"] = .double(engines) }
+        if let inputSeconds { object["played_at_input_s"] = .double(inputSeconds) }
         return .object(object)
     }
 

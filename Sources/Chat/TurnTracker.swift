@@ -238,7 +238,7 @@ public struct TurnTracker: Sendable {
         let v2v = milliseconds(playedAt - p.decidedAt)
         var engines: Double?
         if let stt = p.sttFinal, let llm = p.llmEngine, let tts = p.ttsSynth { engines = stt + llm + tts }
-        return TurnRecord(index: p.index, text: p.text, reply: p.replyText, silenceWindow: p.silence,
+        return TurnRecord(index: p.index, text: p.text, reply: p.replyText, playedAt: playedAt, silenceWindow: p.silence,
                           toTranscript: toTranscript, toFirstToken: toFirstToken, toFirstAudio: toFirstAudio,
                           toFirstPlayed: toFirstPlayed, voiceToVoice: v2v, voiceToVoiceWithSilence: v2v + p.silence,
                           engines: engines)

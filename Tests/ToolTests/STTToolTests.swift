@@ -54,6 +54,8 @@ import VXShared
         #expect(transcript.type == "transcript")
         #expect(transcript["text"] == "go forward ten meters")
         #expect(transcript["engine"] == "pocketsphinx")
+        let finalMs = try #require(transcript["final_ms"]?.int, "final_ms: the engine's time after the end")
+        #expect(finalMs >= 0 && finalMs < 5_000, "final_ms \(finalMs)")
         #expect(transcript["start_ns"] == 0)
         #expect(transcript["end_ns"] == 2_786_250_000)  // 44 580 samples: the audio-stop
         #expect(events.dropLast().allSatisfy { $0.type == "transcript-chunk" } && events.count > 1)

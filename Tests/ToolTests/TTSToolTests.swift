@@ -111,6 +111,32 @@ import Testing
         #expect(stretches.map(\.sentences) == [["First part.", "Second part."], ["Meanwhile."]])
     }
 
+    /// Each `spoken` says how long its audio took to be ready (`synth_ms`: whole milliseconds, a
+    /// cache hit about 0) and, for a reply, the reply's `id`; a `synthesize` request has no id.
+    @Test func spokenEventsCarryTheSynthesisTimeAndTheReplyID() throws {
+        let long = "This rather long first sentence gives the synthesiser some real work to do before its audio is ready."
+        let input = Self.jsonLines([
+            Event("reply-chunk", ["text": .string(long + " Sec"), "id": "r-7"]), Event("reply-chunk", ["text": "ond one.", "id": "r-7"]),
+            Event("reply", ["text": .string(long + " Second one."), "id": "r-7"]), Self.synthesize("Not a reply."),
+        ])
+        let cache = dir.appendingPathComponent("timing-cache")
+        var runs: [[Event]] = []
+        for _ in 0..<2 {
+            let result = try Tool.run("vx-tts", ["--cache-dir", cache.path], stdin: input)
+            #expect(result.status == 0, "\(result.stderr)")
+            runs.append(try decodeFrames(result.stdout).compactMap(\.event).filter { $0.type == "spoken" })
+        }
+        let (made, cached) = (runs[0], runs[1])
+        #expect(made.map { $0["text"]?.string } == [long, "Second one.", "Not a reply."])
+        for spoken in made + cached {
+            #expect(spoken["id"] == (spoken["text"] == "Not a reply." ? nil : "r-7"), "\(spoken)")
+            let synth = try #require(spoken["synth_ms"]?.int, "\(spoken)")
+            #expect(synth >= 0 && synth < 5_000, "\(spoken)")
+        }
+        let madeLong = try #require(made.first?["synth_ms"]?.int), cachedLong = try #require(cached.first?["synth_ms"]?.int)
+        #expect(cachedLong < madeLong, "a cache hit (\(cachedLong) ms) is quicker than synthesis (\(madeLong) ms)")
+    }
+
     // MARK: Interrupt
 
     /// A long reply is cut by an interrupt while vx-tts is blocked writing its first sentence's
