@@ -1,4 +1,5 @@
 import Logging
+import VXShared
 
 /// A configuration value as a source gave it.
 public enum ConfigValue: Sendable, Equatable {
@@ -220,26 +221,11 @@ extension ConfigValue {
     }
 }
 
-/// A TOML basic string.
+/// A TOML basic string: JSON's string escapes are TOML's.
 func tomlString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        case "\r": out += "\\r"
-        default:
-            if scalar.value < 0x20 || scalar.value == 0x7f {
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                    + String(scalar.value, radix: 16)
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
+    var out = ""
+    JSONValue.writeString(s, to: &out)
+    return out
 }
 
 extension Double {

@@ -155,6 +155,12 @@ public struct TurnTracker: Sendable {
             }
         case EventType.reply:
             let id = event["id"]?.string
+            // A sentence is complete only once the text after it (or the end of the reply) has come:
+            // when the reply ends before the first sentence is spoken, the model's time runs to its end.
+            if let i = pending.firstIndex(where: { $0.replyID != nil && $0.replyID == id && $0.firstSpokenAt == nil }),
+               let total = event["engine_ms"]?.double {
+                pending[i].lastEngineMs = total
+            }
             if event["interrupted"]?.bool == true {
                 // A reply cut before any of it played has no latency to report.
                 pending.removeAll { $0.replyID != nil && $0.replyID == id }

@@ -317,6 +317,7 @@ public final class LLMStage: @unchecked Sendable {
                 "text": .string(text), "interrupted": .bool(turn.interrupted), "id": .string(turn.id),
                 "backend": .string(streamer.backend.name), "model": .string(streamer.backend.model),
                 "deltas": .int(Int64(turn.deltas)), "total_ms": .int(Self.ms(finishedAt - turn.readAt)),
+                "engine_ms": .double(Self.tenthsOfMs(finishedAt - turn.startedAt)),
             ]
             if let first = turn.firstDeltaAt { reply["ttft_ms"] = .int(Self.ms(first - turn.readAt)) }
             var frames: [Frame] = []

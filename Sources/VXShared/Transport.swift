@@ -235,7 +235,8 @@ final class ListeningSource: Listener, ByteSource {
     var servesPeersInTurn: Bool { true }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        try acceptIfNeeded()
+        // Closed (by a signal handler, while this thread waited for a peer): the input has ended.
+        do { try acceptIfNeeded() } catch where listener < 0 { return 0 }
         do {
             return try SystemCall.read(fd, into: buffer, what: name)
         } catch let error as IOError where error.isPeerGone {
@@ -243,10 +244,10 @@ final class ListeningSource: Listener, ByteSource {
         }
     }
 
-    /// Serves the next peer: a listening reader's input never ends by itself.
+    /// Serves the next peer: a listening reader's input never ends by itself, only when it is closed.
     func resume() throws -> Bool {
         dropConnection()
-        try acceptIfNeeded()
+        do { try acceptIfNeeded() } catch where listener < 0 { return false }
         return true
     }
 }
