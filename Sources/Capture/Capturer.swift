@@ -20,6 +20,9 @@ public struct CaptureConfiguration: Sendable {
     /// Files: seconds of input skipped before the first frame (across the files, in order); stream
     /// time starts there, so a capture restarted part-way through goes on where the last one was.
     public var start: Double
+    /// Frames whose audio is added to what is read (`--mix`), and their gain in dB.
+    public var mix: Endpoint?
+    public var mixGain: Double = -6
 
     public init(source: CaptureSource, format: AudioFormat = .pipeline, chunkMilliseconds: Int = 20, realtime: Bool = false,
                 start: Double = 0) {
@@ -45,6 +48,7 @@ public final class Capturer: @unchecked Sendable {
     private let lock = Lock()
     private var position: UInt64 = 0
     private var stretchOpen = false
+    private var mixInput: MixInput?
 
     public init(configuration: CaptureConfiguration, writer: FrameWriter, logger: Logger) {
         self.configuration = configuration
@@ -53,6 +57,10 @@ public final class Capturer: @unchecked Sendable {
     }
 
     public func run() throws {
+        if let mix = configuration.mix {
+            mixInput = try MixInput(endpoint: mix, format: configuration.format, gainDB: configuration.mixGain, logger: logger)
+        }
+        defer { mixInput?.stop() }
         switch configuration.source {
         case .files(let paths):
             // Open every input first: a bad file is reported before any frame is written.
@@ -182,10 +190,11 @@ public final class Capturer: @unchecked Sendable {
 
     private func emit(_ chunks: [AudioChunk]) throws {
         let format = configuration.format
-        for chunk in chunks {
+        for var chunk in chunks {
             let end = chunk.timestamp + format.nanoseconds(forFrames: chunk.pcm.count / format.bytesPerFrame)
             // Like a microphone, a chunk is ready once its last sample has been "heard".
             if configuration.realtime { pacer.wait(until: end) }
+            mixInput?.mix(into: &chunk.pcm)
             try lock.withLock {
                 try writer.write(.audio(chunk))
                 position = end

@@ -42,6 +42,9 @@ public struct ChatSettings: Sendable, Equatable {
     /// File mode: capture and playback keep real time, as devices would; false runs the conversation
     /// as fast as the stages go (for benchmarks).
     public var realtime = true
+    /// File mode: a simulated speaker-to-mic echo: the answers, as they play, are added to the input
+    /// at this gain (dB). Nil for none.
+    public var echo: Double?
     /// Barge-in: the user's voice interrupts the assistant.
     public var bargeIn = true
     public var view = View.auto

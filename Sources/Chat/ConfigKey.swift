@@ -115,6 +115,19 @@ extension ConfigKey {
                       guard case .bool(let b) = v else { throw ConfigError("'\(v.plain)' is not true or false") }
                       s.realtime = b
                   }),
+        ConfigKey(name: "echo", kind: .seconds,
+                  help: "File mode: simulate a speaker-to-mic echo: the answers, as they play, are added to the input at this gain in dB (e.g. -6). Unset for none.",
+                  read: { s in s.echo.map { .double($0) } },
+                  write: { s, v throws(ConfigError) in
+                      let db: Double
+                      switch v {
+                      case .double(let d): db = d
+                      case .int(let i): db = Double(i)
+                      default: throw ConfigError("'\(v.plain)' is not a gain in dB")
+                      }
+                      guard (-60...20).contains(db) else { throw ConfigError("\(v.plain) is not from -60 to 20 dB") }
+                      s.echo = db
+                  }),
         ConfigKey(name: "barge_in", kind: .bool, help: "Let the user's voice interrupt the assistant.",
                   read: { .bool($0.bargeIn) },
                   write: { s, v throws(ConfigError) in

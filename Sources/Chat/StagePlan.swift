@@ -34,6 +34,8 @@ public struct StagePlan: Sendable {
     public var events: String { "\(runtimeDir)/events.sock" }
     public var vadFeedback: String { "\(runtimeDir)/vad-feedback.sock" }
     public var llmFeedback: String { "\(runtimeDir)/llm-feedback.sock" }
+    /// File mode with `echo`: vx-play's copy of what it plays, mixed into vx-capture's input.
+    public var echoSocket: String { "\(runtimeDir)/echo.sock" }
 
     /// The program run for a stage: its stand-in command if one is set, else the tool in `binDir`.
     public func executable(for stage: StageName) -> String {
@@ -57,6 +59,7 @@ public struct StagePlan: Sendable {
             if let file = settings.input {
                 args = [file] + (settings.realtime ? ["--realtime"] : []) + args
                 if resumeAt > 0 { args += ["--start", String(resumeAt)] }
+                if let echo = settings.echo, settings.realtime { args += ["--mix", "listen:\(echoSocket)", "--mix-gain=\(echo)"] }
             } else {
                 args += ["--device", settings.device]
             }
@@ -75,6 +78,7 @@ public struct StagePlan: Sendable {
             // behind them is read at once.
             args += ["--queue-limit", "600"]
             if let output = settings.output { args = [output] + (settings.realtime ? ["--realtime"] : []) + args } else { args += ["--device", settings.outputDevice] }
+            if settings.echo != nil && settings.isFileMode && settings.realtime { args += ["--monitor", "connect:\(echoSocket)"] }
         }
         args += ["--log-level", stageLevel.rawValue]
         return args + (settings.arguments[stage] ?? [])

@@ -331,7 +331,7 @@ public final class Supervisor: @unchecked Sendable {
     }
 
     private func removeRuntimeDirectory() {
-        for name in ["events", "vad-feedback", "llm-feedback"] + StageName.allCases.map(\.rawValue) {
+        for name in ["events", "vad-feedback", "llm-feedback", "echo"] + StageName.allCases.map(\.rawValue) {
             unlink("\(plan.runtimeDir)/\(name).sock")
         }
         if rmdir(plan.runtimeDir) != 0 && errno != ENOENT {

@@ -146,7 +146,9 @@ extension PlaybackSession {
             }
             let written: Bool = try sinkLock.withLock {
                 guard queue.currentGeneration == playing.generation, !sinkClosed else { return false }
-                try sink.write(pcm[offset * format.bytesPerFrame..<(offset + frames) * format.bytesPerFrame])
+                let piece = pcm[offset * format.bytesPerFrame..<(offset + frames) * format.bytesPerFrame]
+                try sink.write(piece)
+                monitor?.played(piece, format: format)
                 ledger.wrote(frames, of: playing.entry)
                 if sink.isDevice { events.send(ledger.settle(queued: sink.queuedFrames)) }
                 return true

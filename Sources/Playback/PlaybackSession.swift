@@ -22,6 +22,8 @@ final class PlaybackSession: @unchecked Sendable {
     /// File and raw outputs wait out each piece's duration, as a device would.
     let paced: Bool
     private(set) var events: EventOutput!
+    /// A copy of what is played, for a simulated echo.
+    let monitor: PlaybackMonitor?
     private let reader: FrameReader
 
     private let completion = Monitor()
@@ -46,6 +48,7 @@ final class PlaybackSession: @unchecked Sendable {
             preconditionFailure("--text is played by TextDump")
         }
         paced = configuration.realtime && !sink.isDevice
+        monitor = configuration.monitor.map { PlaybackMonitor(endpoint: $0, logger: logger) }
         reader = FrameReader(source: try transport.source(configuration.input), maxPayload: configuration.maxFrame,
                              logger: logger)
         events = try EventOutput(configuration.events, transport: transport, logger: logger) { [weak self] error in

@@ -35,6 +35,8 @@ public struct PlayerConfiguration: Sendable, Equatable {
     public var maxFrame: Int
     /// The ALSA buffer asked for: short, so an interrupt silences the device quickly.
     public var deviceLatency: Duration
+    /// Where a copy of the audio goes as it is played (`--monitor`), if anywhere.
+    public var monitor: Endpoint?
 
     public init(output: Output, input: Endpoint = .stdio, events: EventDestination, format: FormatOverride = FormatOverride(),
                 queueLimit: Duration = .seconds(10), realtime: Bool = false, maxFrame: Int = Frame.defaultMaxPayload,

@@ -80,6 +80,14 @@ struct VXCapture: ParsableCommand {
         valueName: "seconds"))
     var start: Double = 0
 
+    @Option(help: ArgumentHelp(
+        "Add the audio of the frames arriving here (listen:PATH or connect:PATH) to what is read, as it comes: with vx-play --monitor, a simulated speaker-to-mic echo. Goes with --realtime.",
+        valueName: "endpoint"))
+    var mix: Endpoint?
+
+    @Option(name: .customLong("mix-gain"), help: ArgumentHelp("Gain of the --mix audio, in dB.", valueName: "dB"))
+    var mixGain: Double = -6
+
     @Option(help: ArgumentHelp("Where frames go: - (stdout), connect:PATH or listen:PATH (a Unix socket).", valueName: "endpoint"))
     var to: Endpoint = .stdio
 
@@ -108,6 +116,9 @@ struct VXCapture: ParsableCommand {
         if duration != nil && device == nil { throw ValidationError("--duration goes with --device") }
         guard start.isFinite, start >= 0, start <= 1e6 else { throw ValidationError("--start \(start) is not from 0 to 1000000 seconds") }
         if start > 0 && (device != nil || raw) { throw ValidationError("--start goes with input files") }
+        if mix != nil && !realtime { throw ValidationError("--mix goes with --realtime: the mixed audio comes at real time") }
+        if mix == .stdio { throw ValidationError("--mix takes listen:PATH or connect:PATH") }
+        guard mixGain.isFinite, (-60...20).contains(mixGain) else { throw ValidationError("--mix-gain \(mixGain) is not from -60 to 20 dB") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be more than 0 seconds") }
         if files.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
         if !raw && CommandLine.arguments.contains(where: { ["-r", "-b", "-c", "-e", "--endian"].contains($0) || $0.hasPrefix("--raw-") }) {
@@ -143,6 +154,9 @@ struct VXCapture: ParsableCommand {
                                                   start: start)
         runTool("vx-capture", options: common) { logger in
             let writer = FrameWriter(sink: try Transport(logger: logger).sink(to))
+            var configuration = configuration
+            configuration.mix = mix
+            configuration.mixGain = mixGain
             let capturer = Capturer(configuration: configuration, writer: writer, logger: logger)
             TerminationSignals.install { _ in capturer.stop() }
             try capturer.run()

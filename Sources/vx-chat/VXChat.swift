@@ -39,6 +39,7 @@ struct VXChat: ParsableCommand {
               vx-chat --input question.wav --output answer.wav
               vx-chat --device plughw:1 --output-device plughw:1 --log-level info
               vx-chat --input q.wav --output a.wav --llm-command ./scripted-llm --turns-file turns.jsonl
+              vx-chat --input q.wav --output a.wav --echo=-6     # the answers come back into the "microphone"
               vx-chat --vad-arg=--min-silence --vad-arg=500 --print-config
 
             Exit status: 0 file mode finished; 130 or 143 stopped by SIGINT or SIGTERM; 64 bad usage; 66 the \
@@ -81,6 +82,8 @@ struct VXChat: ParsableCommand {
     var drainTimeout: String?
     @Option(help: ArgumentHelp("File mode: keep real time (true) or run as fast as the stages go (false). Default: true.", valueName: "bool"))
     var realtime: String?
+    @Option(help: ArgumentHelp("File mode: simulate a speaker-to-mic echo, adding the answers as they play to the input at this gain (e.g. -6).", valueName: "dB"))
+    var echo: String?
     @Option(name: .customLong("barge-in"), help: ArgumentHelp("Let the user's voice interrupt the assistant: true or false. Default: true.", valueName: "bool"))
     var bargeIn: String?
     @Option(help: ArgumentHelp("auto, live (the screen) or plain (log lines). Default: auto.", valueName: "view"))
@@ -120,7 +123,7 @@ struct VXChat: ParsableCommand {
             ("input", input), ("output", output), ("device", device), ("output_device", outputDevice),
             ("runtime_dir", runtimeDir), ("log_file", logFile), ("log_level", logLevel), ("bin_dir", binDir),
             ("session", session), ("max_restarts", maxRestarts), ("restart_window", restartWindow),
-            ("ready_timeout", readyTimeout), ("drain_timeout", drainTimeout), ("realtime", realtime), ("barge_in", bargeIn), ("view", view),
+            ("ready_timeout", readyTimeout), ("drain_timeout", drainTimeout), ("realtime", realtime), ("echo", echo), ("barge_in", bargeIn), ("view", view),
             ("turns_file", turnsFile),
         ]
         let commands: [(StageName, String?)] = [

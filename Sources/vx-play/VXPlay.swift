@@ -80,6 +80,11 @@ struct VXPlay: ParsableCommand {
         "Most audio queued ahead of playback, in seconds (up to 3600); when full, input waits, and so does an interrupt behind it.", valueName: "seconds"))
     var queueLimit: Double = 10
 
+    @Option(help: ArgumentHelp(
+        "Also send the audio, as frames, to this endpoint (connect:PATH or listen:PATH) as each piece is played: vx-capture --mix adds it to a file it reads, simulating a speaker-to-mic echo.",
+        valueName: "endpoint"))
+    var monitor: Endpoint?
+
     @Flag(help: "Write a file or raw output at real-time pace, as a device plays (interrupts then cut it as they would a device).")
     var realtime = false
 
@@ -99,6 +104,7 @@ struct VXPlay: ParsableCommand {
                 throw ValidationError("--rate, --channels and --width set an audio output's format; --text shows the stream as it is")
             }
             if realtime { throw ValidationError("--realtime paces an audio output; --text writes frames as they arrive") }
+            if monitor != nil { throw ValidationError("--monitor copies played audio; --text plays nothing") }
         }
         if let output {
             if output == "-" {
@@ -112,6 +118,7 @@ struct VXPlay: ParsableCommand {
         if let problem = FormatOverride(rate: rate, width: width, channels: channels).problem {
             throw ValidationError(problem)
         }
+        if monitor == .stdio { throw ValidationError("--monitor takes connect:PATH or listen:PATH: stdout carries the events") }
         guard queueLimit.isFinite, queueLimit > 0, queueLimit <= 3600 else {
             throw ValidationError("--queue-limit \(queueLimit) must be more than 0 and at most 3600 seconds")
         }
@@ -134,7 +141,7 @@ struct VXPlay: ParsableCommand {
     func run() throws {
         runTool("vx-play", options: common) { logger in
             let output = playerOutput
-            let configuration = PlayerConfiguration(
+            var configuration = PlayerConfiguration(
                 output: output,
                 input: from,
                 events: try EventDestination.resolve(to: to, output: output, stdoutIsTerminal: stdoutIsTerminal),
@@ -143,6 +150,7 @@ struct VXPlay: ParsableCommand {
                 realtime: realtime,
                 maxFrame: common.maxFrame
             )
+            configuration.monitor = monitor
             try Player(configuration: configuration, logger: logger).run()
         }
     }
