@@ -42,8 +42,10 @@ import VXShared
             sock=$DIR/late.sock
             "$CAPTURE" "$DIR/in.wav" --to connect:$sock & capture=$!
             sleep 0.4
-            "$PLAY" --from listen:$sock "$DIR/out.wav" >/dev/null & play=$!
+            "$PLAY" --from listen:$sock "$DIR/out.wav" >"$DIR/reports" & play=$!
             wait $capture; echo "capture=$?"
+            # SIGTERM drops what is still queued: wait for the report that the stretch was written.
+            for i in $(seq 100); do grep -q played "$DIR/reports" 2>/dev/null && break; sleep 0.1; done
             kill -TERM $play; wait $play; echo "play=$?"
             """)
         #expect(result.stdoutText == "capture=0\nplay=0\n", "\(result.stderr)")
