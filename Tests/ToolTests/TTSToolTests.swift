@@ -219,7 +219,10 @@ import Testing
         #expect(first.stderr.contains("cache.hit=false"))
         #expect(second.stderr.contains("cache.hit=true"))
         #expect(!second.stderr.contains("cache.hit=false"))
-        #expect(first.stdout == second.stdout)
+        // The same audio, frame for frame (the spoken marks differ only in synth_ms).
+        let audio = { (out: Data) in try decodeFrames(out).filter { $0.audio != nil } }
+        #expect(try audio(first.stdout) == audio(second.stdout))
+        #expect(try !audio(first.stdout).isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: cache.path).count == 1)
     }
 
