@@ -11,9 +11,10 @@ public struct PocketSphinxOptions: ParsableArguments {
     @Option(help: ArgumentHelp("pocketsphinx pronunciation dictionary.", valueName: "file"))
     public var dict: String = PocketSphinxModel.english.dict
 
-    @Flag(name: .customLong("fast-final"), help: ArgumentHelp(
-        "Skip pocketsphinx's second search pass when an utterance ends: the transcript comes about 6x sooner after voice-stopped, with more words wrong (WER 16% instead of 10% on flite speech)."))
-    public var fastFinal = false
+    @Option(help: ArgumentHelp(
+        "pocketsphinx search: one-pass (one wide-beam search as you speak, its word lattice rescored at the end: the final about 3x sooner) or two-pass (pocketsphinx's defaults: a second search of the whole utterance after it ends).",
+        valueName: "search"))
+    public var search: PocketSphinxSearch = .onePass
 
     @Option(name: .customLong("pocketsphinx-log"), help: ArgumentHelp(
         "Write pocketsphinx's own log to this file (it is off otherwise, so stderr keeps one line a record).",

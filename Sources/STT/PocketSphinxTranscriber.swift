@@ -29,19 +29,21 @@ public final class PocketSphinxTranscriber: Transcriber {
     /// The path score of the last `finish()`: equal scores mean equal decodes.
     private(set) var lastScore: Int32 = 0
 
+    /// The model and search arguments the decoder was configured with, as
+    /// `pocketsphinx_continuous` takes them (for logs and benchmarks).
+    public let configuration: [String]
+
     /// pocketsphinx writes its log to stderr unless told otherwise; vx keeps
     /// stderr for its own one-line records, so the library's log is off (once,
     /// for the process) unless a log file is asked for.
     private static let libraryLogOff: Void = { err_set_logfp(nil) }()
 
-    /// Loads `model`. Without `secondPass`, an utterance's end skips pocketsphinx's
-    /// flat-lexicon search (`-fwdflat no`): the final text comes several times
-    /// sooner, with more words wrong. `logFile` receives pocketsphinx's own log.
-    public init(model: PocketSphinxModel, secondPass: Bool = true, logFile: String? = nil) throws(STTError) {
+    /// Loads `model` to decode with `search`. `logFile` receives pocketsphinx's own log.
+    public init(model: PocketSphinxModel, search: PocketSphinxSearch = .onePass, logFile: String? = nil) throws(STTError) {
         try model.check()
         Self.libraryLogOff
-        var words = ["vx-stt", "-hmm", model.hmm, "-lm", model.lm, "-dict", model.dict]
-        if !secondPass { words += ["-fwdflat", "no"] }
+        let configuration = ["-hmm", model.hmm, "-lm", model.lm, "-dict", model.dict] + search.arguments
+        var words = ["vx-stt"] + configuration
         if let logFile { words += ["-logfn", logFile] }
         let arguments = words.map { strdup($0) }
         var argv = arguments
@@ -68,6 +70,7 @@ public final class PocketSphinxTranscriber: Transcriber {
         mean.withUnsafeMutableBufferPointer { cmn_live_get(cmn, $0.baseAddress) }
         self.decoder = decoder
         self.arguments = arguments
+        self.configuration = configuration
         self.initialMean = mean
     }
 
@@ -98,7 +101,7 @@ public final class PocketSphinxTranscriber: Transcriber {
         guard rc >= 0 else { throw STTError.decodeFailed(call: "ps_start_utt", code: rc) }
     }
 
-    /// Decodes a fixed 0.2 s sound and throws the result away. The acoustic
+    /// Decodes a fixed 0.15 s sound and throws the result away. The acoustic
     /// model scores an utterance's first frame with the Gaussian selection left
     /// from the previous utterance's last frames, and no API resets it; after
     /// this primer that leftover is always the same, so the next utterance
@@ -111,17 +114,20 @@ public final class PocketSphinxTranscriber: Transcriber {
         guard rc >= 0 else { throw STTError.decodeFailed(call: "ps_process_raw", code: rc) }
     }
 
-    /// 50 ms of faint noise, then 150 ms of a loud harmonic tone: enough frames
+    /// 30 ms of faint noise, then 120 ms of a loud harmonic tone: enough frames
     /// that pocketsphinx's own voice detector passes them to the acoustic model
-    /// (at 20 + 70 ms it passes none, and the reset fails).
+    /// (at 20 + 70 ms it passes none, and the reset fails). Every frame of it is
+    /// searched, on the decoding thread, once per utterance: a tone is costly to
+    /// search (about 35 ms of CPU for these 0.15 s with the one-pass search, 120 ms
+    /// for the 0.2 s this primer once was), so it is no longer than it must be.
     static let primer: [Int16] = {
         var seed: UInt32 = 12_345
         func noise() -> Int32 {
             seed = seed &* 1_664_525 &+ 1_013_904_223
             return Int32(seed >> 16) % 64 - 32
         }
-        var samples = (0..<800).map { _ in Int16(noise()) }
-        for i in 0..<2_400 {
+        var samples = (0..<480).map { _ in Int16(noise()) }
+        for i in 0..<1_920 {
             let t = Double(i) / 16_000
             var v = 0.0
             for harmonic in 1...8 { v += sin(2 * .pi * 150 * Double(harmonic) * t) / Double(harmonic) }

@@ -92,12 +92,16 @@ final class TranscriptionWorker: @unchecked Sendable {
             return
         }
         let finishTime = clock.now - started
+        // The engine's time on the critical path: from reading the utterance's end to its final
+        // text (audio still queued when the end was read, then `finish()`).
+        let finalTime = end.readAt.map { clock.now - $0 } ?? finishTime
         if !text.isEmpty {
             try writer.write(.event(Event(EventType.transcript, [
                 "text": .string(text),
                 "start_ns": .int(Int64(clamping: state.utterance.startNs)),
                 "end_ns": .int(Int64(clamping: max(end.endNs, state.utterance.startNs))),
                 "engine": .string(engine.name),
+                "final_ms": .int(Int64(Self.milliseconds(finalTime))),
             ])))
         }
         let audio = Double(state.fed) / Double(AudioFormat.pipeline.rate)
@@ -111,7 +115,7 @@ final class TranscriptionWorker: @unchecked Sendable {
             "utterance.words": "\(text.split(separator: " ").count)",
             "stt.engine": "\(engine.name)",
         ]
-        if let readAt = end.readAt { metadata["utterance.final_ms"] = "\(Self.milliseconds(clock.now - readAt))" }
+        metadata["utterance.final_ms"] = "\(Self.milliseconds(finalTime))"
         logger.info(text.isEmpty ? "utterance had no words" : "transcribed", metadata: metadata)
         logger.debug("transcript", metadata: ["utterance.id": "\(state.utterance.id)", "text": "\(text)"])
     }

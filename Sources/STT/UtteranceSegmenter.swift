@@ -64,14 +64,14 @@ struct UtteranceSegmenter {
         steps.removeAll(keepingCapacity: true)
         switch frame {
         case .audio(let chunk):
-            audio(chunk)
+            audio(chunk, readAt: readAt)
         case .event(let event):
             switch event.type {
             case EventType.audioStart: try audioStart(event, readAt: readAt)
             case EventType.audioStop: audioStop(event, readAt: readAt)
             case EventType.voiceStarted:
                 steps.append(.forward(event))
-                voiceStarted(event)
+                voiceStarted(event, readAt: readAt)
             case EventType.voiceStopped:
                 steps.append(.forward(event))
                 voiceStopped(event, readAt: readAt)
@@ -102,7 +102,7 @@ struct UtteranceSegmenter {
         if wholeStretch { openUtterance(.stretch, at: 0) }
     }
 
-    private mutating func audio(_ chunk: AudioChunk) {
+    private mutating func audio(_ chunk: AudioChunk, readAt: Duration?) {
         guard stretch != nil else { return }  // FrameReader lets no audio through without an audio-start
         if stretch!.origin == nil { stretch!.origin = chunk.timestamp }
         var samples = convert(chunk.pcm, in: stretch!)
@@ -120,7 +120,7 @@ struct UtteranceSegmenter {
             }
         }
         stretch!.ring.append(samples)
-        feedAvailable(readAt: nil)
+        feedAvailable(readAt: readAt)
     }
 
     private mutating func audioStop(_ event: Event, readAt: Duration?) {
@@ -158,7 +158,7 @@ struct UtteranceSegmenter {
 
     // MARK: Voice events
 
-    private mutating func voiceStarted(_ event: Event) {
+    private mutating func voiceStarted(_ event: Event, readAt: Duration?) {
         voiceSeen = true
         guard configuration.segmentation != .stretch else { return }
         cancelProvisional()
@@ -178,7 +178,7 @@ struct UtteranceSegmenter {
             startIndex = current.ring.start
         }
         openUtterance(.voice, at: startIndex)
-        feedAvailable(readAt: nil)
+        feedAvailable(readAt: readAt)
     }
 
     private mutating func voiceStopped(_ event: Event, readAt: Duration?) {

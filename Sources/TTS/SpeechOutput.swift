@@ -66,11 +66,20 @@ final class SpeechOutput: @unchecked Sendable {
         }
     }
 
+    /// What a sentence's `spoken` event says besides its text and span.
+    struct SentenceDetails: Sendable, Equatable {
+        /// Milliseconds from the synthesis thread taking the sentence to its audio being ready.
+        var synthMilliseconds: Int64?
+        /// The reply it belongs to; nil for a `synthesize` request.
+        var replyID: JSONValue?
+    }
+
     /// Sends one sentence: `audio-start` if no stretch is open, the `spoken` event, then the
     /// audio in `framesPerChunk` frames (the last padded with silence, so every frame has the
     /// same length and sentences follow each other without gaps). Returns false, having written
     /// nothing more, as soon as an interrupt has ended `epoch`.
-    func speak(_ text: String, pcm: [UInt8], epoch expected: Int, onFirstFrame: () -> Void = {}) throws -> Bool {
+    func speak(_ text: String, pcm: [UInt8], epoch expected: Int, details: SentenceDetails = SentenceDetails(),
+               onFirstFrame: () -> Void = {}) throws -> Bool {
         let chunkBytes = framesPerChunk * format.bytesPerFrame
         guard !pcm.isEmpty else { return true }
         var padded = pcm
@@ -89,7 +98,8 @@ final class SpeechOutput: @unchecked Sendable {
                     start = clock
                     clock += chunks * framesPerChunk
                     frames.append(.event(.spoken(text, start: format.nanoseconds(forFrames: start),
-                                                 end: format.nanoseconds(forFrames: clock))))
+                                                 end: format.nanoseconds(forFrames: clock),
+                                                 synthMilliseconds: details.synthMilliseconds, replyID: details.replyID)))
                 }
                 let at = start + index * framesPerChunk
                 frames.append(.audio(AudioChunk(timestamp: format.nanoseconds(forFrames: at),
@@ -130,12 +140,17 @@ final class SpeechOutput: @unchecked Sendable {
 
 extension Event {
     /// vx's `spoken`: the sentence whose audio follows, and its span on vx-tts's output clock
-    /// (`timestamp` in ms and `timestamp_ns` where it starts, `end_ns` just after it).
-    public static func spoken(_ text: String, start: UInt64, end: UInt64) -> Event {
-        Event(EventType.spoken, [
+    /// (`timestamp` in ms and `timestamp_ns` where it starts, `end_ns` just after it); `synth_ms`,
+    /// the milliseconds its audio took to be ready; `id`, the reply it belongs to.
+    public static func spoken(_ text: String, start: UInt64, end: UInt64, synthMilliseconds: Int64? = nil,
+                              replyID: JSONValue? = nil) -> Event {
+        var data: [String: JSONValue] = [
             "text": .string(text), "timestamp": .int(Int64(start / 1_000_000)), "timestamp_ns": .int(Int64(start)),
             "end_ns": .int(Int64(end)),
-        ])
+        ]
+        if let synthMilliseconds { data["synth_ms"] = .int(synthMilliseconds) }
+        if let replyID { data["id"] = replyID }
+        return Event(EventType.spoken, data)
     }
 }
 

@@ -128,7 +128,7 @@ public final class TTSStage: @unchecked Sendable {
         case EventType.replyChunk:
             try output.forward(event)
             if !muted, let text = event["text"]?.string, !text.isEmpty {
-                let utterance = reply ?? beginReply()
+                let utterance = reply ?? beginReply(id: event["id"])
                 replyText += text
                 queue(splitter.add(text), of: utterance)
             }
@@ -140,7 +140,7 @@ public final class TTSStage: @unchecked Sendable {
                 let interrupted = event["interrupted"]?.bool ?? false
                 if !interrupted, let text = event["text"]?.string {
                     // The reply's full text may hold more than its chunks did.
-                    if reply == nil, !text.isEmpty { _ = beginReply() }
+                    if reply == nil, !text.isEmpty { _ = beginReply(id: event["id"]) }
                     let (full, said) = (text.unicodeScalars, replyText.unicodeScalars)
                     if let utterance = reply, full.count > said.count, full.starts(with: said) {
                         var rest = String.UnicodeScalarView()
@@ -171,8 +171,9 @@ public final class TTSStage: @unchecked Sendable {
         }
     }
 
-    private func beginReply() -> Utterance {
-        let utterance = makeUtterance(voice: configuration.voice)
+    /// A reply begins; `id` is the reply's id, repeated in each sentence's `spoken` event.
+    private func beginReply(id: JSONValue?) -> Utterance {
+        let utterance = makeUtterance(voice: configuration.voice, replyID: id == .null ? nil : id)
         reply = utterance
         replyText = ""
         return utterance
@@ -212,8 +213,8 @@ public final class TTSStage: @unchecked Sendable {
         for sentence in sentences { jobs.push(.sentence(sentence, utterance, completedAt: now)) }
     }
 
-    private func makeUtterance(voice: String) -> Utterance {
-        let utterance = Utterance(id: nextUtteranceID, epoch: output.currentEpoch, voice: voice)
+    private func makeUtterance(voice: String, replyID: JSONValue? = nil) -> Utterance {
+        let utterance = Utterance(id: nextUtteranceID, epoch: output.currentEpoch, voice: voice, replyID: replyID)
         nextUtteranceID += 1
         lock.withLock { live.append(utterance) }
         return utterance
@@ -287,16 +288,22 @@ public final class TTSStage: @unchecked Sendable {
         guard let speech else { return }  // interrupted
         let synthesized = clock.now
         var firstFrame = synthesized
-        let sent = try output.speak(sentence, pcm: speech.pcm, epoch: utterance.epoch) { firstFrame = clock.now }
+        let details = SpeechOutput.SentenceDetails(synthMilliseconds: Self.milliseconds(synthesized - started),
+                                                   replyID: utterance.replyID)
+        let sent = try output.speak(sentence, pcm: speech.pcm, epoch: utterance.epoch, details: details) {
+            firstFrame = clock.now
+        }
         let audio = configuration.format.nanoseconds(forFrames: speech.pcm.count / configuration.format.bytesPerFrame)
-        logger.info("spoke a sentence", metadata: [
+        var metadata: Logger.Metadata = [
             "sentence.chars": "\(sentence.count)",
             "sentence.audio_ms": "\(audio / 1_000_000)",
             "sentence.synth_us": "\(Self.microseconds(synthesized - started))",
             "sentence.first_audio_us": "\(Self.microseconds(firstFrame - completedAt))",
             "cache.hit": "\(speech.cached)",
             "interrupted": "\(!sent)",
-        ])
+        ]
+        if let id = utterance.replyID?.string { metadata["reply.id"] = "\(id)" }
+        logger.info("spoke a sentence", metadata: metadata)
         if !speech.cached { synthesizer.remember(text, voice: utterance.voice, pcm: speech.pcm) }
     }
 
@@ -304,6 +311,9 @@ public final class TTSStage: @unchecked Sendable {
         let (s, atto) = d.components
         return s * 1_000_000 + atto / 1_000_000_000_000
     }
+
+    /// Whole milliseconds, rounded to the nearest.
+    static func milliseconds(_ d: Duration) -> Int64 { (microseconds(d) + 500) / 1_000 }
 }
 
 /// A reply or a `synthesize` request: one stretch of speech.
@@ -312,13 +322,16 @@ final class Utterance: Sendable {
     /// The output epoch it belongs to; an interrupt ends it.
     let epoch: Int
     let voice: String
+    /// A reply's `id` (from its `reply-chunk`s or `reply`); nil for a `synthesize` request.
+    let replyID: JSONValue?
     /// Cancelled by an interrupt: stops its synthesis (and any HTTP request) at once.
     let stop = Cancellation()
 
-    init(id: Int, epoch: Int, voice: String) {
+    init(id: Int, epoch: Int, voice: String, replyID: JSONValue? = nil) {
         self.id = id
         self.epoch = epoch
         self.voice = voice
+        self.replyID = replyID
     }
 }
 

@@ -13,8 +13,9 @@ struct VXSTT: ParsableCommand {
             vx-stt consumes the audio (audio-start, audio frames, audio-stop) and forwards every other event \
             unchanged and in order, voice-started and voice-stopped included, at once: decoding never holds \
             them up. Audio in any format is converted to 16 kHz mono and decoded as it arrives, so when an \
-            utterance ends only the engine's last step is left (with pocketsphinx about 0.3 s for a 3 s \
-            utterance, 0.05 s with --fast-final; the remote engine sends the utterance then).
+            utterance ends only the engine's last step is left (with pocketsphinx's default one-pass search about \
+            25 ms for a 3 s utterance, about 150 ms with --search two-pass; the remote engine sends the \
+            utterance then).
 
             Utterances: with a VAD upstream (vx-vad), voice-started … voice-stopped, starting at voice-started's \
             preroll_ns from a buffer of recent audio (--preroll-buffer). With no voice events, each stretch, \
@@ -23,8 +24,9 @@ struct VXSTT: ParsableCommand {
 
             While an utterance is spoken, transcript-chunk {text, start_ns} carries the best hypothesis so far \
             whenever it has changed, looked at every --partial-interval of audio. At its end, transcript \
-            {text, start_ns, end_ns, engine}: start_ns where the utterance's audio began (pre-roll included), \
-            end_ns where the speech ended (voice-stopped's timestamp). A transcript always comes after its \
+            {text, start_ns, end_ns, engine, final_ms}: start_ns where the utterance's audio began (pre-roll \
+            included), end_ns where the speech ended (voice-stopped's timestamp), final_ms the milliseconds from \
+            reading the utterance's end to its final text. A transcript always comes after its \
             voice-stopped; an utterance with no words gives none. An engine failure gives an error event {text, code: "stt-failed"} and the stage goes on. \
             Each utterance is logged at info level with its decode time after the end (utterance.final_ms) and \
             real-time factor (utterance.rtf).
@@ -119,20 +121,24 @@ struct VXSTT: ParsableCommand {
         let clock = SystemClock()
         let started = clock.now
         let transcriber: any Transcriber
+        var metadata: Logger.Metadata = [:]
         switch engine {
         case .pocketsphinx:
             do {
-                transcriber = try PocketSphinxTranscriber(model: pocketsphinx.model, secondPass: !pocketsphinx.fastFinal,
+                let decoder = try PocketSphinxTranscriber(model: pocketsphinx.model, search: pocketsphinx.search,
                                                           logFile: pocketsphinx.logFile)
+                metadata["pocketsphinx.search"] = "\(pocketsphinx.search.rawValue)"
+                metadata["pocketsphinx.args"] = "\(decoder.configuration.joined(separator: " "))"
+                transcriber = decoder
             } catch {
                 throw error.toolError
             }
         case .remote:
             transcriber = try remote.makeTranscriber(logger: logger)
         }
-        logger.info("engine ready", metadata: [
-            "stt.engine": "\(transcriber.name)", "load_ms": "\(Int(((clock.now - started) / .milliseconds(1)).rounded()))",
-        ])
+        metadata["stt.engine"] = "\(transcriber.name)"
+        metadata["load_ms"] = "\(Int(((clock.now - started) / .milliseconds(1)).rounded()))"
+        logger.info("engine ready", metadata: metadata)
         return transcriber
     }
 }

@@ -15,7 +15,9 @@ struct VXTTS: ParsableCommand {
             audio stretch: audio-start (16 kHz mono 16-bit unless --rate says otherwise) with its first sentence's \
             audio, 20 ms audio frames, audio-stop after its last sentence. A synthesize event {text, voice?: {name}} \
             is spoken the same way, as a stretch of its own. Before each sentence's audio comes a spoken event \
-            {text, timestamp, timestamp_ns, end_ns}: the sentence and where its audio lies on vx-tts's clock. \
+            {text, timestamp, timestamp_ns, end_ns, synth_ms, id}: the sentence, where its audio lies on vx-tts's \
+            clock, the milliseconds its audio took to be ready (about 0 from the cache) and, for a reply, the \
+            reply's id. \
             That clock counts the nanoseconds of audio synthesised since vx-tts started, continuous across \
             replies; vx-play's played reports use it, so they can be matched to the words heard. Audio that \
             comes in is dropped.

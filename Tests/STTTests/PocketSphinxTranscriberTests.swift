@@ -12,9 +12,21 @@ import VXShared
         #expect(result.text == Speech.goForwardText)
     }
 
-    @Test func withoutTheSecondPassTheRecordingStillDecodes() throws {
-        let engine = try PocketSphinxTranscriber(model: .english, secondPass: false)
+    @Test(arguments: PocketSphinxSearch.allCases)
+    func everySearchDecodesTheHumanRecording(search: PocketSphinxSearch) throws {
+        let engine = try PocketSphinxTranscriber(model: .english, search: search)
         #expect(try transcribe(try Speech.goForward(), with: engine).text == Speech.goForwardText)
+    }
+
+    /// The default search is the one whose final comes soonest after the utterance ends; the
+    /// configuration it reports is what `pocketsphinx_continuous` needs to search the same way.
+    @Test func defaultSearchIsOnePassAndItsConfigurationIsReported() throws {
+        let engine = try PocketSphinxTranscriber(model: .english)
+        let model = PocketSphinxModel.english
+        #expect(engine.configuration == ["-hmm", model.hmm, "-lm", model.lm, "-dict", model.dict]
+            + PocketSphinxSearch.onePass.arguments)
+        #expect(PocketSphinxSearch.onePass.arguments.starts(with: ["-fwdflat", "no"]))
+        #expect(PocketSphinxSearch.twoPass.arguments.isEmpty, "two-pass is pocketsphinx's own default")
     }
 
     @Test func partialHypothesesGrowWhileAudioArrives() throws {
@@ -25,8 +37,9 @@ import VXShared
         #expect(result.partials.first?.hasPrefix("go") == true, "partials: \(result.partials)")
     }
 
-    @Test func fliteSentencesHaveAWordErrorRateOfAtMostTenPercent() throws {
-        let engine = try PocketSphinxTranscriber(model: .english)
+    @Test(arguments: PocketSphinxSearch.allCases)
+    func fliteSentencesHaveAWordErrorRateOfAtMostTenPercent(search: PocketSphinxSearch) throws {
+        let engine = try PocketSphinxTranscriber(model: .english, search: search)
         var wer = WordErrorRate()
         var report: [String] = []
         for sentence in Speech.sentences {
@@ -34,19 +47,20 @@ import VXShared
             wer.add(reference: sentence, hypothesis: text)
             report.append("\(sentence) -> \(text)")
         }
-        #expect(wer.rate <= 0.10, "WER \(wer.rate) with flite \(Speech.fliteVoice):\n\(report.joined(separator: "\n"))")
+        #expect(wer.rate <= 0.10, "WER \(wer.rate) with flite \(Speech.fliteVoice), \(search):\n\(report.joined(separator: "\n"))")
     }
 
     /// The reset before each utterance (noise estimate, CMN vector, acoustic
     /// model history) makes an utterance decode exactly as on a fresh decoder:
     /// same words and same path score, whatever was decoded before it.
-    @Test func sentenceDecodesExactlyTheSameWhateverCameBefore() throws {
+    @Test(arguments: PocketSphinxSearch.allCases)
+    func sentenceDecodesExactlyTheSameWhateverCameBefore(search: PocketSphinxSearch) throws {
         let sentence = try Speech.goForward()
-        let fresh = try PocketSphinxTranscriber(model: .english)
+        let fresh = try PocketSphinxTranscriber(model: .english, search: search)
         let alone = try transcribe(sentence, with: fresh).text
         let aloneScore = fresh.lastScore
 
-        let used = try PocketSphinxTranscriber(model: .english)
+        let used = try PocketSphinxTranscriber(model: .english, search: search)
         _ = try transcribe(try Speech.flite(Speech.sentences[0]), with: used)
         _ = try transcribe(try Speech.flite(Speech.sentences[3]) + Speech.silence(seconds: 0.5), with: used)
         let after = try transcribe(sentence, with: used).text

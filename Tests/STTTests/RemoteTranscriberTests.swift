@@ -65,6 +65,24 @@ struct RemoteTranscriberTests {
         #expect(try server.requests().map { $0.files?["file"]?.size } == [44 + 640, 44 + 1280])
     }
 
+    /// The remote engine sends the utterance when it ends, so its transcript's final_ms holds
+    /// the whole request: here at least the 0.3 s the server waits before answering.
+    @Test func transcriptFinalMsHoldsTheRequestAfterTheUtteranceEnds() throws {
+        let server = try RemoteEngineServer(script: #"[{"json": {"text": "go forward"}, "sleep": 0.3}]"#)
+        let sink = MemorySink()
+        var stream: [Frame] = [.event(.audioStart(.pipeline, timestamp: 0))]
+        stream += Frames.audio(Self.tone(8_000), from: 0)
+        stream.append(.event(.audioStop(timestamp: AudioFormat.pipeline.nanoseconds(forFrames: 8_000))))
+        try STTStage(engine: transcriber(server), configuration: STTConfiguration(),
+                     reader: FrameReader(source: MemorySource(Frames.bytes(stream)), logger: quietLogger),
+                     writer: FrameWriter(sink: sink), logger: quietLogger).run()
+        let transcript = try #require(try sink.events().first { $0.type == "transcript" })
+        #expect(transcript["text"] == "go forward")
+        #expect(transcript["engine"] == "remote")
+        let finalMs = try #require(transcript["final_ms"]?.int)
+        #expect(finalMs >= 300 && finalMs < 20_000, "final_ms \(finalMs)")
+    }
+
     @Test func anUtteranceWithoutAudioSendsNothing() throws {
         let server = try RemoteEngineServer(script: #"[{"json": {"text": "never"}}]"#)
         #expect(try utterance(transcriber(server)) == "")

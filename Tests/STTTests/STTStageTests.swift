@@ -24,14 +24,15 @@ import VXShared
             + [.event(.audioStop(timestamp: at(25_600)))]
     }
 
-    func stage(_ source: any ByteSource, _ sink: MemorySink, engine: FakeTranscriber,
+    func stage(_ source: any ByteSource, _ sink: MemorySink, engine: any Transcriber,
+               clock: any MonotonicClock = SystemClock(),
                _ configure: (inout STTConfiguration) -> Void = { _ in }) -> STTStage {
         var configuration = STTConfiguration()
         configuration.segmentation = .voice
         configure(&configuration)
         return STTStage(engine: engine, configuration: configuration,
                         reader: FrameReader(source: source, logger: quietLogger),
-                        writer: FrameWriter(sink: sink), logger: quietLogger)
+                        writer: FrameWriter(sink: sink), clock: clock, logger: quietLogger)
     }
 
     @Test func transcriptComesAfterItsVoiceStoppedWithChunksBeforeIt() throws {
@@ -57,6 +58,16 @@ import VXShared
         #expect(event["end_ns"]?.int == Int(time(20_000)))
         // From the pre-roll (sample 4800) to the audio read before voice-stopped (sample 22400).
         #expect(engine.fed == [ramp(17_600, from: 4_801)])
+    }
+
+    /// final_ms is the engine's time on the critical path: from reading voice-stopped to the
+    /// final text. The clock moves only while the engine finishes, so it is exactly that.
+    @Test func transcriptCarriesTheTimeFromTheEndOfTheUtteranceToItsFinalText() throws {
+        let sink = MemorySink(), engine = FakeTranscriber(), clock = ManualClock()
+        engine.onFinish = { clock.advance(by: .milliseconds(137)) }
+        try stage(MemorySource(Frames.bytes(utteranceStream())), sink, engine: engine, clock: clock).run()
+        let transcripts = try sink.events().filter { $0.type == "transcript" }
+        #expect(transcripts.map { $0["final_ms"]?.int } == [137])
     }
 
     @Test func chunksAreLookedAtEveryIntervalOfAudioAndSentOnlyWhenChanged() throws {

@@ -233,6 +233,8 @@ final class FakeTranscriber: Transcriber, @unchecked Sendable {
     var failingFinishes: Set<Int> = []
     /// When set, `finish()` waits until it is signalled.
     var finishGate: DispatchSemaphore?
+    /// Runs inside each `finish()`, e.g. to move a test clock on as if decoding took time.
+    var onFinish: (() -> Void)?
     private var finished = 0
 
     func start() throws {
@@ -249,6 +251,7 @@ final class FakeTranscriber: Transcriber, @unchecked Sendable {
 
     func finish() throws -> String {
         finishGate?.wait()
+        onFinish?()
         return try lock.withLock {
             calls.append("finish")
             fed.append(current)
