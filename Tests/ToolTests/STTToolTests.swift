@@ -42,9 +42,10 @@ import VXShared
         return out
     }
 
-    @Test func humanRecordingWithoutVADIsOneTranscriptOfTheStretch() throws {
-        let result = try Tool.shell(["bash", "-c", "set -o pipefail; \"$0\" --raw < \"$1\" | \"$2\"",
-                                     Tool.path("vx-capture"), Self.goForward, Tool.path("vx-stt")], timeout: 120)
+    @Test(arguments: [[], ["--search", "two-pass"]])
+    func humanRecordingWithoutVADIsOneTranscriptOfTheStretch(search: [String]) throws {
+        let result = try Tool.shell(["bash", "-c", "set -o pipefail; \"$0\" --raw < \"$1\" | \"$2\" \"${@:3}\"",
+                                     Tool.path("vx-capture"), Self.goForward, Tool.path("vx-stt")] + search, timeout: 120)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.isEmpty, "nothing on stderr at the default log level: \(result.stderr)")
         let frames = try decodeFrames(result.stdout)
@@ -157,6 +158,10 @@ import VXShared
         for field in ["utterance.final_ms=", "utterance.finish_ms=", "utterance.rtf=", "utterance.audio_ms=2786", "tool=vx-stt"] {
             #expect(utterance.contains(field), "\(utterance)")
         }
+        // The decoder's arguments, so pocketsphinx_continuous can be run the same way (scripts/bench-speech).
+        let ready = try #require(lines.first { $0.contains("msg=\"engine ready\"") }, "\(result.stderr)")
+        #expect(ready.contains("pocketsphinx.search=one-pass"), "\(ready)")
+        #expect(ready.contains("pocketsphinx.args=\"-hmm "), "\(ready)")
         #expect(lines.allSatisfy { $0.hasPrefix("ts=") }, "every stderr line is a vx log record: \(result.stderr)")
     }
 
@@ -215,6 +220,7 @@ import VXShared
         #expect(result.status == 64)
         #expect(result.stderr.hasPrefix("vx-stt: "))
         #expect(try Tool.run("vx-stt", ["--engine", "whisper"]).status == 64)
+        #expect(try Tool.run("vx-stt", ["--search", "fast"]).status == 64)
     }
 
     @Test func helpShowsTheUsersPipelines() throws {
@@ -223,6 +229,7 @@ import VXShared
         #expect(result.stdoutText.contains("vx-capture --realtime question.wav | vx-vad | vx-stt"))
         #expect(result.stdoutText.contains("vx-capture goforward.wav | vx-stt"))
         #expect(result.stdoutText.contains("--partial-interval"))
+        #expect(result.stdoutText.contains("--search"))
     }
 }
 

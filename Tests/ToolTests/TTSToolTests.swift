@@ -96,10 +96,12 @@ import Testing
     }
 
     @Test func replyWithoutChunksIsSpokenWhole() throws {
-        let reply = Event("reply", ["text": "No chunks came. Just this."])
+        let reply = Event("reply", ["text": "No chunks came. Just this.", "id": "r-2"])
         let result = try Tool.run("vx-tts", ["--no-cache"], stdin: Self.jsonLines([reply]))
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(try SpeechStretch.all(in: decodeFrames(result.stdout)).map(\.sentences) == [["No chunks came.", "Just this."]])
+        let frames = try decodeFrames(result.stdout)
+        #expect(try SpeechStretch.all(in: frames).map(\.sentences) == [["No chunks came.", "Just this."]])
+        #expect(frames.compactMap(\.event).filter { $0.type == "spoken" }.map { $0["id"] } == ["r-2", "r-2"])
     }
 
     @Test func synthesizeDuringAReplyWaitsForTheReplyToEnd() throws {
