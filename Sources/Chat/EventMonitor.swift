@@ -8,14 +8,14 @@ final class EventMonitor: @unchecked Sendable {
     private let reader: FrameReader
     private let logger: Logger
     private let clock = SystemClock()
-    private let vadFeedback: FeedbackLink
-    private let llmFeedback: FeedbackLink
+    private let vadFeedback: QueuedFrameWriter
+    private let llmFeedback: QueuedFrameWriter
     private let onAction: @Sendable (TurnTracker.Action) -> Void
     private let monitor = Monitor()
     private var tracker = TurnTracker()
     private var pongs: Set<String> = []
 
-    init(listen path: String, vadFeedback: FeedbackLink, llmFeedback: FeedbackLink, logger: Logger,
+    init(listen path: String, vadFeedback: QueuedFrameWriter, llmFeedback: QueuedFrameWriter, logger: Logger,
          onAction: @escaping @Sendable (TurnTracker.Action) -> Void) throws {
         let source = try Transport(logger: logger).source(.listen(path))
         reader = FrameReader(source: source, logger: logger)
@@ -61,8 +61,8 @@ final class EventMonitor: @unchecked Sendable {
             }
             for action in actions {
                 switch action {
-                case .toVAD(let e): vadFeedback.send(e)
-                case .toLLM(let e): llmFeedback.send(e)
+                case .toVAD(let e): vadFeedback.send([.event(e)])
+                case .toLLM(let e): llmFeedback.send([.event(e)])
                 default: break
                 }
                 onAction(action)

@@ -41,8 +41,8 @@ public final class Supervisor: @unchecked Sendable {
     private let clock = SystemClock()
     private var stages: [StageName: StageProcess] = [:]
     private var monitor: EventMonitor?
-    private var vadLink: FeedbackLink?
-    private var llmLink: FeedbackLink?
+    private var vadLink: QueuedFrameWriter?
+    private var llmLink: QueuedFrameWriter?
     /// File mode: where vx-capture's file was started, and when (to resume it after a crash).
     private var captureOffset = 0.0
     private var inputDone: Duration?
@@ -80,8 +80,8 @@ public final class Supervisor: @unchecked Sendable {
             "log_file": "\(settings.logFile ?? "none")",
         ])
         view?.update { $0.state = "starting the stages" }
-        let vadLink = FeedbackLink(path: plan.vadFeedback, logger: logger)
-        let llmLink = FeedbackLink(path: plan.llmFeedback, logger: logger)
+        let vadLink = QueuedFrameWriter(endpoint: .connect(plan.vadFeedback), logger: logger)
+        let llmLink = QueuedFrameWriter(endpoint: .connect(plan.llmFeedback), logger: logger)
         self.vadLink = vadLink
         self.llmLink = llmLink
         do {
