@@ -12,7 +12,7 @@ public struct PocketSphinxOptions: ParsableArguments {
     public var dict: String = PocketSphinxModel.english.dict
 
     @Option(help: ArgumentHelp(
-        "pocketsphinx search: one-pass (one wide-beam search as you speak, its word lattice rescored at the end: the final about 3x sooner) or two-pass (pocketsphinx's defaults: a second search of the whole utterance after it ends).",
+        "pocketsphinx search: one-pass (one wide-beam search as you speak, its word lattice rescored at the end: the final several times sooner, slightly more words wrong on hard speech) or two-pass (pocketsphinx's defaults: a second search of the whole utterance after it ends).",
         valueName: "search"))
     public var search: PocketSphinxSearch = .onePass
 

@@ -14,7 +14,7 @@ struct VXSTT: ParsableCommand {
             unchanged and in order, voice-started and voice-stopped included, at once: decoding never holds \
             them up. Audio in any format is converted to 16 kHz mono and decoded as it arrives, so when an \
             utterance ends only the engine's last step is left (with pocketsphinx's default one-pass search about \
-            25 ms for a 3 s utterance, about 150 ms with --search two-pass; the remote engine sends the \
+            30 ms for a 3 s utterance, 150-300 ms with --search two-pass; the remote engine sends the \
             utterance then).
 
             Utterances: with a VAD upstream (vx-vad), voice-started … voice-stopped, starting at voice-started's \
