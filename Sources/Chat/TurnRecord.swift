@@ -26,7 +26,7 @@ public struct TurnRecord: Sendable, Equatable {
     /// The same with the silence window: what the user waits.
     public var voiceToVoiceWithSilence: Double
     /// The engines' own times on the critical path: the STT's final, the LLM up to the text that
-    /// completed the first sentence, the TTS's first audio; nil when a stage did not report it.
+    /// completed the first sentence, the TTS's synthesis of that sentence; nil when a stage did not report it.
     public var engines: Double?
 
     /// v2v / engines: what vx's own plumbing costs on top of the engines.
