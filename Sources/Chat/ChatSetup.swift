@@ -115,12 +115,8 @@ public enum ChatSetup {
     }
 
     static func makeDirectories(_ path: String, what: String) throws(ToolError) {
-        var current = path.hasPrefix("/") ? "" : "."
-        for part in path.split(separator: "/") {
-            current += "/\(part)"
-            if mkdir(current, 0o700) != 0 && errno != EEXIST {
-                throw ToolError("cannot make \(what) \(current): \(String(cString: strerror(errno)))", exit: .ioError)
-            }
+        do { try UnixSocket.makePrivateDirectories(path) } catch {
+            throw ToolError("cannot make \(what) \(path): \(error)", exit: .ioError)
         }
     }
 }

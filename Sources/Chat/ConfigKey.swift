@@ -24,11 +24,11 @@ public struct ConfigKey: Sendable {
 
     /// `VX_INPUT`, `VX_VAD_ARGS`.
     public var environmentName: String {
-        "VX_" + name.uppercased().replacingOccurrences(".", with: "_")
+        "VX_" + name.uppercased().replacing(".", with: "_")
     }
 
     /// `--input`, `--vad-args`.
-    public var flag: String { "--" + name.replacingOccurrences(".", with: "-").replacingOccurrences("_", with: "-") }
+    public var flag: String { "--" + name.replacing(".", with: "-").replacing("_", with: "-") }
 
     /// Reads `text` (an environment variable or a flag's value) as this key's kind. Lists are split
     /// at blanks.
@@ -64,14 +64,6 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
-}
-
-extension String {
-    func replacingOccurrences(_ target: Character, with replacement: String) -> String {
-        var out = ""
-        for c in self { if c == target { out += replacement } else { out.append(c) } }
-        return out
-    }
 }
 
 // MARK: The keys

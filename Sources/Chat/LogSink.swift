@@ -52,7 +52,7 @@ public final class LogSink: @unchecked Sendable {
     /// The level a logfmt (`level=info`) or JSON (`"level":"info"`) line names, if any.
     static func level(of line: String) -> Logger.Level? {
         for marker in [" level=", "\"level\":\""] {
-            guard let range = line.range(of: marker) else { continue }
+            guard let range = line.firstRange(of: marker) else { continue }
             let rest = line[range.upperBound...]
             let word = rest.prefix { $0.isLetter }
             if let level = Logger.Level(rawValue: String(word)) { return level }
@@ -63,17 +63,5 @@ public final class LogSink: @unchecked Sendable {
     public static func writeAll(_ fd: Int32, _ text: String) {
         var text = text
         text.withUTF8 { try? SystemCall.writeAll(fd, UnsafeRawBufferPointer($0), what: "log") }
-    }
-}
-
-extension String {
-    func range(of needle: String) -> Range<String.Index>? {
-        guard !needle.isEmpty else { return nil }
-        var start = startIndex
-        while start < endIndex {
-            if self[start...].hasPrefix(needle) { return start..<index(start, offsetBy: needle.count) }
-            start = index(after: start)
-        }
-        return nil
     }
 }

@@ -65,7 +65,7 @@ final class StageProcess: @unchecked Sendable {
                 recent.append(line)
                 if recent.count > keep { recent.removeFirst(recent.count - keep) }
             }
-            if line.range(of: "tool=\(tool)") != nil || line.range(of: "\"tool\":\"\(tool)\"") != nil || line.range(of: "tool=") != nil {
+            if line.contains("tool=") || line.contains("\"tool\":") {
                 logs.write(line)
             } else {
                 var quoted = ""

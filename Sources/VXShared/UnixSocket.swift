@@ -110,12 +110,17 @@ public enum UnixSocket {
 
     /// Creates the socket's directory, and any missing parents, with mode 0700.
     static func makePrivateDirectory(for path: String) throws(Failure) {
-        let components = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
-        var current = path.hasPrefix("/") ? "" : "."
-        for component in components where !component.isEmpty {
+        let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        do { try makePrivateDirectories(parent.isEmpty && path.hasPrefix("/") ? "/" : parent) } catch { throw .system(error) }
+    }
+
+    /// Creates `directory` and any missing parents with mode 0700 (existing ones are left as they are).
+    public static func makePrivateDirectories(_ directory: String) throws(IOError) {
+        var current = directory.hasPrefix("/") ? "" : "."
+        for component in directory.split(separator: "/") {
             current += "/" + component
             if mkdir(current, 0o700) != 0 && errno != EEXIST {
-                throw .system(IOError("cannot create directory \(current)"))
+                throw IOError("cannot create directory \(current)")
             }
         }
     }
