@@ -65,7 +65,7 @@ public enum ChatSetup {
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 512)
         while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(cString: line)
+            let text = line.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             if text.contains("no soundcards") { return false }
             if text.first == " " || text.first?.isNumber == true { return true }
         }
