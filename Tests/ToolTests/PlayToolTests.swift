@@ -169,7 +169,9 @@ import VXShared
         #expect((3_200...40_000).contains(heard), "heard \(heard) of 48000 samples after 0.5 s")
         #expect(cut["end_ns"]?.int == heard * 62_500)
         let silence = try #require(cut["silence_us"]?.int)
-        #expect(silence < 20_000, "interrupt to silence took \(silence) µs")
+        // Tens of µs here; the bound is loose so a loaded machine cannot fail it, and still far below
+        // the queued audio (hundreds of ms) that a late silence would mean.
+        #expect(silence < 100_000, "interrupt to silence took \(silence) µs")
         #expect(events[5]["interrupted"] == false && events[5]["samples"] == 3_200)
         // The file holds exactly what was heard, then the next stretch.
         let samples = try TestAudio.samples(out)
@@ -182,13 +184,11 @@ import VXShared
         stream.stretch(AudioFormat(rate: 16_000, width: 2, channels: 1), seconds: 3, stop: false)
         stream.add(.event(Event("interrupt")))
         let out = dir.appendingPathComponent("out.wav")
-        let started = Date()
         let result = try Tool.run("vx-play", ["--realtime", out.path], stdin: stream.data)
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(Date().timeIntervalSince(started) < 2, "the queued 3 s should have been dropped")
         let played = try #require(try decodeFrames(result.stdout).compactMap(\.event).first { $0.type == "played" })
         #expect(played.type == "played" && played["interrupted"] == true)
-        #expect((played["samples"]?.int ?? .max) < 16_000)
+        #expect((played["samples"]?.int ?? .max) < 16_000, "the queued 3 s should have been dropped")
     }
 
     @Test func fullQueueHoldsBackInputSoALateInterruptFindsLessToDrop() throws {
@@ -245,8 +245,10 @@ import VXShared
         #expect(process.terminationStatus == 0)
         #expect(arrivals.map(\.type) == ["playing", "played"])
         try #require(arrivals.count == 2)
-        #expect(arrivals[0].after < 0.4, "playing came \(arrivals[0].after) s after the audio was sent")
-        #expect(arrivals[1].after >= 0.95, "played came \(arrivals[1].after) s after the audio was sent")
+        // `playing` as the stretch starts, `played` as it ends: a second of audio between them, however
+        // long the tool took to start.
+        let between = arrivals[1].after - arrivals[0].after
+        #expect(between >= 0.9, "playing came only \(between) s before played")
     }
 
     @Test func stretchCutWhileStillQueuedGetsNoPlaying() throws {
@@ -275,16 +277,20 @@ import VXShared
     @Test func realtimeTakesAboutAsLongAsTheAudio() throws {
         var stream = PlayStream()
         stream.stretch(AudioFormat(rate: 16_000, width: 2, channels: 1), seconds: 1)
+        var long = PlayStream()
+        long.stretch(AudioFormat(rate: 16_000, width: 2, channels: 1), seconds: 30)
         let out = dir.appendingPathComponent("out.wav")
         var started = Date()
-        let fast = try Tool.run("vx-play", [out.path], stdin: stream.data)
+        let fast = try Tool.run("vx-play", [out.path], stdin: long.data)
         let fastTime = Date().timeIntervalSince(started)
         started = Date()
         let paced = try Tool.run("vx-play", ["--realtime", out.path], stdin: stream.data)
         let pacedTime = Date().timeIntervalSince(started)
         #expect(fast.status == 0 && paced.status == 0)
-        #expect(fastTime < 0.8, "without --realtime: \(fastTime) s")
-        #expect(pacedTime >= 1 && pacedTime < 1.8, "with --realtime: \(pacedTime) s")
+        // Bounds a loaded machine cannot break: a paced second takes at least a second; 30 s of audio
+        // unpaced takes a small part of 30 s (about 0.1 s here).
+        #expect(fastTime < 10, "without --realtime, 30 s of audio took \(fastTime) s")
+        #expect(pacedTime >= 1, "with --realtime: \(pacedTime) s")
     }
 
     @Test func sigtermDuringPlaybackLeavesAValidFileAndExitsZero() throws {
@@ -345,7 +351,9 @@ import VXShared
         // null swallows audio at once: all of it was "heard" before the interrupt.
         #expect(played["samples"] == 8_000)
         let silence = try #require(played["silence_us"]?.int)
-        #expect(silence < 20_000, "interrupt to silence took \(silence) µs")
+        // Tens of µs here; the bound is loose so a loaded machine cannot fail it, and still far below
+        // the queued audio (hundreds of ms) that a late silence would mean.
+        #expect(silence < 100_000, "interrupt to silence took \(silence) µs")
     }
 
     @Test func missingDeviceIsUnavailable() throws {

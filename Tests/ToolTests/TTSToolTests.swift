@@ -113,8 +113,8 @@ import Testing
         #expect(stretches.map(\.sentences) == [["First part.", "Second part."], ["Meanwhile."]])
     }
 
-    /// Each `spoken` says how long its audio took to be ready (`synth_ms`: whole milliseconds, a
-    /// cache hit about 0) and, for a reply, the reply's `id`; a `synthesize` request has no id.
+    /// Each `spoken` says how long its audio took to be ready (`synth_ms`: whole milliseconds), from
+    /// synthesis or from the cache, and, for a reply, the reply's `id`; a `synthesize` request has no id.
     @Test func spokenEventsCarryTheSynthesisTimeAndTheReplyID() throws {
         let long = "This rather long first sentence gives the synthesiser some real work to do before its audio is ready."
         let input = Self.jsonLines([
@@ -135,8 +135,9 @@ import Testing
             let synth = try #require(spoken["synth_ms"]?.int, "\(spoken)")
             #expect(synth >= 0 && synth < 5_000, "\(spoken)")
         }
-        let madeLong = try #require(made.first?["synth_ms"]?.int), cachedLong = try #require(cached.first?["synth_ms"]?.int)
-        #expect(cachedLong < madeLong, "a cache hit (\(cachedLong) ms) is quicker than synthesis (\(madeLong) ms)")
+        // Whether a cache hit reads quicker than synthesis is a matter of wall-clock time, which a loaded
+        // machine makes unreliable; that the second run is served from the cache is another test's job.
+        #expect(cached.map { $0["text"]?.string } == made.map { $0["text"]?.string })
     }
 
     // MARK: Interrupt
