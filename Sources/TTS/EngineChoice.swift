@@ -55,7 +55,7 @@ public struct RemoteSettings: Sendable {
     /// What is wrong with the settings that do not need a URL.
     public var formatProblem: String? {
         if RemoteEngine.ResponseFormat(rawValue: format) == nil { return "--remote-format is wav or pcm, not '\(format)'" }
-        if !(8_000...192_000).contains(pcmRate) { return "--remote-pcm-rate \(pcmRate) is outside 8000...192000 Hz" }
+        if !(8_000...192_000).contains(pcmRate) { return "--remote-pcm-rate \(pcmRate) must be 8000 to 192000 Hz" }
         if !(timeoutSeconds > 0 && timeoutSeconds <= 3600) { return "--remote-timeout must be more than 0 and at most 3600 seconds" }
         return nil
     }

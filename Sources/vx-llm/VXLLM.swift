@@ -183,15 +183,15 @@ struct VXLLM: ParsableCommand {
         guard ContextBudget(parsing: contextBudget) != nil else {
             throw ValidationError("--context-budget '\(contextBudget)' is not N (characters) or Nt (estimated tokens)")
         }
-        if let maxTokens, !(1...100_000).contains(maxTokens) { throw ValidationError("--max-tokens \(maxTokens) is outside 1...100000") }
-        if let temperature, !(0...2).contains(temperature) { throw ValidationError("--temperature \(temperature) is outside 0...2") }
+        if let maxTokens, !(1...100_000).contains(maxTokens) { throw ValidationError("--max-tokens \(maxTokens) must be 1 to 100000") }
+        if let temperature, !(0...2).contains(temperature) { throw ValidationError("--temperature \(temperature) must be 0 to 2") }
         for (value, name) in [(timeout, "--timeout"), (totalTimeout, "--total-timeout"), (breakerCooldown, "--breaker-cooldown"),
                               (serverStartTimeout, "--server-start-timeout")] where !(value > 0 && value <= 86_400) {
             throw ValidationError("\(name) \(value) is not from 0 to 86400 seconds")
         }
-        guard (0...10).contains(retries) else { throw ValidationError("--retries \(retries) is outside 0...10") }
-        guard (1...1000).contains(breakerFailures) else { throw ValidationError("--breaker-failures \(breakerFailures) is outside 1...1000") }
-        guard (256...1_048_576).contains(contextSize) else { throw ValidationError("--context-size \(contextSize) is outside 256...1048576") }
+        guard (0...10).contains(retries) else { throw ValidationError("--retries \(retries) must be 0 to 10") }
+        guard (1...1000).contains(breakerFailures) else { throw ValidationError("--breaker-failures \(breakerFailures) must be 1 to 1000") }
+        guard (256...1_048_576).contains(contextSize) else { throw ValidationError("--context-size \(contextSize) must be 256 to 1048576") }
         if feedback == .stdio { throw ValidationError("--feedback takes connect:PATH or listen:PATH, not -") }
         if let problem = llmConfiguration(system: nil).usageProblem { throw ValidationError(problem) }
     }

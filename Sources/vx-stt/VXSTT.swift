@@ -84,13 +84,13 @@ struct VXSTT: ParsableCommand {
 
     func validate() throws {
         guard (0...60_000).contains(partialInterval) else {
-            throw ValidationError("--partial-interval \(partialInterval) is outside 0...60000 ms")
+            throw ValidationError("--partial-interval \(partialInterval) must be 0 to 60000 ms")
         }
         guard maxUtterance >= 0.1 && maxUtterance <= 3_600 else {
-            throw ValidationError("--max-utterance \(maxUtterance) is outside 0.1...3600 seconds")
+            throw ValidationError("--max-utterance \(maxUtterance) must be 0.1 to 3600 seconds")
         }
         guard prerollBuffer >= 0.01 && prerollBuffer <= 60 else {
-            throw ValidationError("--preroll-buffer \(prerollBuffer) is outside 0.01...60 seconds")
+            throw ValidationError("--preroll-buffer \(prerollBuffer) must be 0.01 to 60 seconds")
         }
     }
 

@@ -85,8 +85,8 @@ struct VXTTS: ParsableCommand {
     var format: AudioFormat { AudioFormat(rate: rate, width: 2, channels: 1) }
 
     func validate() throws {
-        guard (8_000...192_000).contains(rate) else { throw ValidationError("--rate \(rate) is outside 8000...192000 Hz") }
-        guard (20...5_000).contains(maxSentence) else { throw ValidationError("--max-sentence \(maxSentence) is outside 20...5000 characters") }
+        guard (8_000...192_000).contains(rate) else { throw ValidationError("--rate \(rate) must be 8000 to 192000 Hz") }
+        guard (20...5_000).contains(maxSentence) else { throw ValidationError("--max-sentence \(maxSentence) must be 20 to 5000 characters") }
         guard cacheSize >= 0, cacheSize.isFinite else { throw ValidationError("--cache-size must be 0 MB or more") }
         if let voice, voice.isEmpty { throw ValidationError("--voice needs a name") }
         if engine == .flite, let voice, !FliteEngine.voiceNames.contains(voice) {

@@ -142,42 +142,42 @@ struct VXVAD: ParsableCommand {
 
     func validate() throws {
         guard (0...3).contains(aggressiveness) else { throw ValidationError("--aggressiveness \(aggressiveness) is not 0, 1, 2 or 3") }
-        guard (10...10_000).contains(minSpeech) else { throw ValidationError("--min-speech \(minSpeech) is outside 10...10000 ms") }
-        guard (50...100).contains(speechRatio) else { throw ValidationError("--speech-ratio \(speechRatio) is outside 50...100 percent") }
-        guard (10...60_000).contains(minSilence) else { throw ValidationError("--min-silence \(minSilence) is outside 10...60000 ms") }
-        guard (0...10_000).contains(preRoll) else { throw ValidationError("--pre-roll \(preRoll) is outside 0...10000 ms") }
+        guard (10...10_000).contains(minSpeech) else { throw ValidationError("--min-speech \(minSpeech) must be 10 to 10000 ms") }
+        guard (50...100).contains(speechRatio) else { throw ValidationError("--speech-ratio \(speechRatio) must be 50 to 100 percent") }
+        guard (10...60_000).contains(minSilence) else { throw ValidationError("--min-silence \(minSilence) must be 10 to 60000 ms") }
+        guard (0...10_000).contains(preRoll) else { throw ValidationError("--pre-roll \(preRoll) must be 0 to 10000 ms") }
         guard maxUtterance.isFinite, maxUtterance > 0, maxUtterance <= 3600 else {
-            throw ValidationError("--max-utterance \(maxUtterance) is outside 0...3600 seconds")
+            throw ValidationError("--max-utterance \(maxUtterance) must be 0 to 3600 seconds")
         }
         guard maxUtterance * 1000 > Double(minSpeech) else {
             throw ValidationError("--max-utterance \(maxUtterance) s must be longer than --min-speech \(minSpeech) ms")
         }
         guard levelGate.isFinite, (0...60).contains(levelGate) else {
-            throw ValidationError("--level-gate \(levelGate) is outside 0...60 dB")
+            throw ValidationError("--level-gate \(levelGate) must be 0 to 60 dB")
         }
         guard highPass.isFinite, (0...1000).contains(highPass) else {
-            throw ValidationError("--high-pass \(highPass) is outside 0...1000 Hz")
+            throw ValidationError("--high-pass \(highPass) must be 0 to 1000 Hz")
         }
         guard energyThreshold.isFinite, (0...60).contains(energyThreshold) else {
-            throw ValidationError("--energy-threshold \(energyThreshold) is outside 0...60 dB")
+            throw ValidationError("--energy-threshold \(energyThreshold) must be 0 to 60 dB")
         }
         guard energyFloor.isFinite, (-120...0).contains(energyFloor) else {
-            throw ValidationError("--energy-floor \(energyFloor) is outside -120...0 dBFS")
+            throw ValidationError("--energy-floor \(energyFloor) must be -120 to 0 dBFS")
         }
         if feedback == .stdio {
             throw ValidationError("--feedback - is not possible: stdin carries the audio; give connect:PATH or listen:PATH")
         }
         guard (10...10_000).contains(bargeInSpeech) else {
-            throw ValidationError("--barge-in-speech \(bargeInSpeech) is outside 10...10000 ms")
+            throw ValidationError("--barge-in-speech \(bargeInSpeech) must be 10 to 10000 ms")
         }
         guard !bargeIn || bargeInSpeech < minSpeech else {
             throw ValidationError("--barge-in-speech \(bargeInSpeech) must be shorter than --min-speech \(minSpeech) ms")
         }
         guard echoMargin.isFinite, (0...60).contains(echoMargin) else {
-            throw ValidationError("--echo-margin \(echoMargin) is outside 0...60 dB")
+            throw ValidationError("--echo-margin \(echoMargin) must be 0 to 60 dB")
         }
         guard (0...10_000).contains(echoTail) else {
-            throw ValidationError("--echo-tail \(echoTail) is outside 0...10000 ms")
+            throw ValidationError("--echo-tail \(echoTail) must be 0 to 10000 ms")
         }
     }
 
