@@ -20,3 +20,16 @@ static inline int vx_ps_cmn_length(ps_decoder_t *ps) {
     cmn_t *cmn = vx_ps_cmn(ps);
     return cmn ? cmn->veclen : 0;
 }
+
+/// Starts the live CMN from `vec` counted as the mean of `frames` frames: each
+/// cmn_live_update() then moves the mean toward the audio decoded since, the
+/// faster the fewer the frames (cmn_live_set counts it as 500).
+static inline void vx_ps_cmn_start(ps_decoder_t *ps, mfcc_t const *vec, int frames) {
+    cmn_t *cmn = vx_ps_cmn(ps);
+    if (!cmn) return;
+    for (int i = 0; i < cmn->veclen; i++) {
+        cmn->cmn_mean[i] = vec[i];
+        cmn->sum[i] = vec[i] * frames;
+    }
+    cmn->nframe = frames;
+}
