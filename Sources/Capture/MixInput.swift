@@ -34,20 +34,17 @@ final class MixInput: @unchecked Sendable {
     /// Adds what has arrived to 16-bit `pcm` (in place).
     func mix(into pcm: inout [UInt8]) {
         guard format.width == 2 else { return }
-        let count = pcm.count / 2
         let taken: [Int16] = lock.withLock {
-            let n = min(count, samples.count)
+            let n = min(pcm.count / 2, samples.count)
             defer { samples.removeFirst(n) }
             return Array(samples.prefix(n))
         }
+        guard !taken.isEmpty else { return }
+        var own = PCM16.samples(pcm)
         for (i, extra) in taken.enumerated() {
-            let own = Int16(bitPattern: UInt16(pcm[2 * i]) | UInt16(pcm[2 * i + 1]) << 8)
-            let sum = Double(own) + Double(extra) * gain
-            let clipped = Int16(max(-32768, min(32767, sum.rounded())))
-            let bits = UInt16(bitPattern: clipped)
-            pcm[2 * i] = UInt8(bits & 0xff)
-            pcm[2 * i + 1] = UInt8(bits >> 8)
+            own[i] = Int16(max(-32768, min(32767, (Double(own[i]) + Double(extra) * gain).rounded())))
         }
+        pcm = PCM16.bytes(own)
     }
 
     private func run() {
@@ -65,10 +62,7 @@ final class MixInput: @unchecked Sendable {
                 warned = true
                 continue
             }
-            var incoming = [Int16](repeating: 0, count: chunk.pcm.count / 2)
-            for i in incoming.indices {
-                incoming[i] = Int16(bitPattern: UInt16(chunk.pcm[2 * i]) | UInt16(chunk.pcm[2 * i + 1]) << 8)
-            }
+            let incoming = PCM16.samples(chunk.pcm)
             lock.withLock {
                 samples += incoming
                 if samples.count > cap { samples.removeFirst(samples.count - cap) }

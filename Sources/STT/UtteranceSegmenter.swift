@@ -133,7 +133,7 @@ struct UtteranceSegmenter {
         if let converter = stretch?.converter {
             var tail: [UInt8] = []
             converter.flush(into: &tail)
-            stretch!.ring.append(Self.samples(tail))
+            stretch!.ring.append(PCM16.samples(tail))
             feedAvailable(readAt: readAt)
         }
         close(endNs: stopNs ?? endTime, reason: reason, readAt: readAt)
@@ -141,19 +141,10 @@ struct UtteranceSegmenter {
     }
 
     private func convert(_ pcm: [UInt8], in stretch: Stretch) -> [Int16] {
-        guard let converter = stretch.converter else { return Self.samples(pcm) }
+        guard let converter = stretch.converter else { return PCM16.samples(pcm) }
         var out: [UInt8] = []
         converter.convert(pcm: pcm, format: stretch.format, into: &out)
-        return Self.samples(out)
-    }
-
-    /// Little-endian 16-bit PCM as samples.
-    static func samples(_ pcm: [UInt8]) -> [Int16] {
-        var samples = [Int16](repeating: 0, count: pcm.count / 2)
-        for i in samples.indices {
-            samples[i] = Int16(bitPattern: UInt16(pcm[2 * i]) | UInt16(pcm[2 * i + 1]) << 8)
-        }
-        return samples
+        return PCM16.samples(out)
     }
 
     // MARK: Voice events
