@@ -43,10 +43,9 @@ public final class Supervisor: @unchecked Sendable {
     private var monitor: EventMonitor?
     private var vadLink: QueuedFrameWriter?
     private var llmLink: QueuedFrameWriter?
-    /// File mode: where vx-capture's file was started, and when (to resume it after a crash).
-    private var captureOffset = 0.0
     private var inputDone: Duration?
-    /// When vx-capture was last started and where in its file (read by the monitor's thread).
+    /// File mode: when vx-capture was last started and where in its file (to resume it after a
+    /// crash, and to place each turn in the input; read by the monitor's thread too).
     private let captureClock = Mutex<(at: Duration, offset: Double)?>(nil)
     /// File mode: the answers a killed vx-play had written, rescued from its temporary file.
     private var salvaged: [String] = []
@@ -147,10 +146,7 @@ public final class Supervisor: @unchecked Sendable {
         } catch {
             return .stageFailed("cannot start \(name.tool): \(error)")
         }
-        if name == .capture {
-            captureOffset = resumeAt
-            captureClock.withLock { $0 = (stage.startedAt, resumeAt) }
-        }
+        if name == .capture { captureClock.withLock { $0 = (stage.startedAt, resumeAt) } }
         return nil
     }
 
@@ -196,7 +192,7 @@ public final class Supervisor: @unchecked Sendable {
             }
             if stage.child == nil, let due = stage.restartAt, now >= due {
                 var resume = 0.0
-                if name == .capture { resume = captureResume(now: now) }
+                if name == .capture { resume = capturePosition(at: now) ?? 0 }
                 if let ending = start(name, resumeAt: resume) { return ending }
                 logger.notice("restarted \(name.tool)", metadata: ["restarts_in_window": "\(stage.restarts.count)"])
             }
@@ -204,11 +200,11 @@ public final class Supervisor: @unchecked Sendable {
         return nil
     }
 
-    /// Where vx-capture's file has got to: it plays at real time from `captureOffset`, and a microphone
-    /// would have gone on while the stage was down, so the time of the outage is skipped too.
-    private func captureResume(now: Duration) -> Double {
-        let stage = stages[.capture]!
-        return captureOffset + TurnTracker.milliseconds(now - stage.startedAt) / 1000
+    /// Where vx-capture's file has got to at `time`: it plays at real time from where it was last
+    /// started, and a microphone would have gone on while the stage was down, so the time of an
+    /// outage is skipped too. Nil before vx-capture has started.
+    private func capturePosition(at time: Duration) -> Double? {
+        captureClock.withLock { $0 }.map { $0.offset + TurnTracker.milliseconds(time - $0.at) / 1000 }
     }
 
     private func handleExit(of stage: StageProcess, status: Int32, now: Duration) -> ChatEnding? {
@@ -285,9 +281,7 @@ public final class Supervisor: @unchecked Sendable {
     private func act(on action: TurnTracker.Action) {
         switch action {
         case .turn(var record):
-            if settings.isFileMode, let start = captureClock.withLock({ $0 }) {
-                record.inputSeconds = start.offset + TurnTracker.milliseconds(record.playedAt - start.at) / 1000
-            }
+            if settings.isFileMode { record.inputSeconds = capturePosition(at: record.playedAt) }
             var metadata: Logger.Metadata = [:]
             for (key, value) in record.fields { metadata[key] = "\(value)" }
             logger.notice("turn", metadata: metadata)
