@@ -111,12 +111,7 @@ extension ConfigKey {
                   help: "File mode: simulate a speaker-to-mic echo: the answers, as they play, are added to the input at this gain in dB (e.g. -6). Unset for none.",
                   read: { s in s.echo.map { .double($0) } },
                   write: { s, v throws(ConfigError) in
-                      let db: Double
-                      switch v {
-                      case .double(let d): db = d
-                      case .int(let i): db = Double(i)
-                      default: throw ConfigError("'\(v.plain)' is not a gain in dB")
-                      }
+                      guard let db = v.number else { throw ConfigError("'\(v.plain)' is not a gain in dB") }
                       guard (-60...20).contains(db) else { throw ConfigError("\(v.plain) is not from -60 to 20 dB") }
                       s.echo = db
                   }),
@@ -193,12 +188,7 @@ extension ConfigKey {
                                 _ range: ClosedRange<Double>) -> ConfigKey {
         ConfigKey(name: name, kind: .seconds, help: help, read: { s in .double(s[keyPath: path]) },
                   write: { s, v throws(ConfigError) in
-                      let n: Double
-                      switch v {
-                      case .double(let d): n = d
-                      case .int(let i): n = Double(i)
-                      default: throw ConfigError("'\(v.plain)' is not a number of seconds")
-                      }
+                      guard let n = v.number else { throw ConfigError("'\(v.plain)' is not a number of seconds") }
                       guard range.contains(n) else {
                           throw ConfigError("\(v.text) is not from \(range.lowerBound.clean) to \(range.upperBound.clean) seconds")
                       }
@@ -208,6 +198,15 @@ extension ConfigKey {
 }
 
 extension ConfigValue {
+    /// A number, whole or not; nil for any other value.
+    var number: Double? {
+        switch self {
+        case .double(let d): d
+        case .int(let i): Double(i)
+        default: nil
+        }
+    }
+
     /// The value as a person typed it, for error messages.
     public var plain: String {
         if case .string(let s) = self { return s }
