@@ -8,7 +8,8 @@ import ArgumentParser
 /// 20-40 ms / 150-300 ms after the end is read; word errors 0/42 / 0/42 on the WER test's
 /// flite sentences, 32/314 / 27/314 on 40 more (flite kal16 and slt), 27/75 / 24/75 on
 /// pocketsphinx-testdata's human recordings (librivox, goforward), 20/75 / 22/75 since the CMN
-/// adapts within each utterance; decoding CPU while the user speaks about +30%. `scripts/bench-speech` prints the current figures.
+/// adapts within each utterance; decoding CPU while the user speaks about +30%.
+/// `scripts/bench-speech` prints the current figures.
 public enum PocketSphinxSearch: String, Sendable, CaseIterable, ExpressibleByArgument {
     /// One tree search, run as the audio arrives, with a wider beam than pocketsphinx's default
     /// (`-beam 1e-60` instead of 1e-48, which wins back over half of what the second pass gains) and

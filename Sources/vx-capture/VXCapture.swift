@@ -150,13 +150,12 @@ struct VXCapture: ParsableCommand {
         } else {
             source = .files(files)
         }
-        let configuration = CaptureConfiguration(source: source, format: format, chunkMilliseconds: chunk, realtime: realtime,
+        var configuration = CaptureConfiguration(source: source, format: format, chunkMilliseconds: chunk, realtime: realtime,
                                                   start: start)
+        configuration.mix = mix
+        configuration.mixGain = mixGain
         runTool("vx-capture", options: common) { logger in
             let writer = FrameWriter(sink: try Transport(logger: logger).sink(to))
-            var configuration = configuration
-            configuration.mix = mix
-            configuration.mixGain = mixGain
             let capturer = Capturer(configuration: configuration, writer: writer, logger: logger)
             TerminationSignals.install { _ in capturer.stop() }
             try capturer.run()

@@ -4,11 +4,6 @@ import Testing
 
 /// Test audio made with sox, and what sox says about audio files.
 enum TestAudio {
-    /// A sound file's length in seconds (soxi -D), 0 when it cannot be read.
-    static func duration(_ url: URL) -> Double {
-        Double((try? Tool.shell(["soxi", "-D", url.path]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)) ?? "") ?? 0
-    }
-
     /// Makes a sine with sox: `sox -n -r RATE -c CH -b BITS file synth SECONDS sine FREQ`.
     static func sine(_ url: URL, rate: Int, channels: Int = 1, bits: Int = 16, seconds: Double, frequency: Int) throws {
         let made = try Tool.shell(["sox", "-n", "-r", "\(rate)", "-c", "\(channels)", "-b", "\(bits)", url.path,

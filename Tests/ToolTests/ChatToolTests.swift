@@ -31,6 +31,20 @@ import VXShared
 
         func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
+        /// Starts vx-chat with `arguments` (its output unread) and waits, up to a minute, for its log
+        /// to say it is ready.
+        func launch(_ arguments: [String]) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Tool.path("vx-chat"))
+            process.arguments = arguments
+            process.standardError = FileHandle.nullDevice
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            let deadline = Date().addingTimeInterval(60)
+            while !logText().contains("tool=vx-chat msg=ready") && Date() < deadline && process.isRunning { usleep(50_000) }
+            return process
+        }
+
         /// Processes still running whose command line names this chat's runtime directory.
         func leftovers() throws -> String {
             try Tool.shell(["sh", "-c", "pgrep -af -- '\(runtime)' | grep -v pgrep || true"]).stdoutText
@@ -280,14 +294,7 @@ import VXShared
         let chat = try Chat()
         let question = chat.dir.appendingPathComponent("question.wav")
         try Self.speech([.silence(0.5), .say("Hello there."), .silence(20.0)], to: question)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Tool.path("vx-chat"))
-        process.arguments = chat.arguments(question, ["--llm-command", Self.fixture])
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while !chat.logText().contains("tool=vx-chat msg=ready") && Date() < deadline && process.isRunning { usleep(50_000) }
+        let process = try chat.launch(chat.arguments(question, ["--llm-command", Self.fixture]))
         try #require(chat.logText().contains("tool=vx-chat msg=ready"), "\(chat.logText())")
         kill(process.processIdentifier, signal)
         process.waitUntilExit()
@@ -299,15 +306,8 @@ import VXShared
 
     @Test func liveModeCapturesAndPlaysOnALSADevices() throws {
         let chat = try Chat()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Tool.path("vx-chat"))
-        process.arguments = ["--device", "null", "--output-device", "null", "--llm-command", Self.fixture, "--view", "plain",
-                             "--log-file", chat.log.path, "--runtime-dir", chat.runtime]
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while !chat.logText().contains("tool=vx-chat msg=ready") && Date() < deadline && process.isRunning { usleep(50_000) }
+        let process = try chat.launch(["--device", "null", "--output-device", "null", "--llm-command", Self.fixture,
+                                       "--view", "plain", "--log-file", chat.log.path, "--runtime-dir", chat.runtime])
         try #require(chat.logText().contains("tool=vx-chat msg=ready listening=null"), "\(chat.logText())")
         let capture = try Tool.shell(["pgrep", "-af", "--", "vx-capture --to connect:\(chat.runtime)/vad.sock --device null"]).stdoutText
         #expect(!capture.isEmpty, "vx-capture reads the ALSA device")
